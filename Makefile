@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make lab` (read the book) and `make test` (run every test).
+# Both create .venv if it is missing and install the requirements and the project (editable) once:
+# the install is keyed on a hash of requirements.txt + pyproject.toml, so a second run is instant.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HASH   := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP  := $(VENV)/.installed-$(HASH)
+HOST   ?= 127.0.0.1
+PORT   ?= 8888
+
+.PHONY: venv lab test bench clean
+
+venv: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lab: venv
+	$(BIN)/python -m jupyter lab --notebook-dir=chapters --ip=$(HOST) --port=$(PORT) \
+		$(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+test: venv
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python benchmarks/chapters.py
+	$(BIN)/python benchmarks/ops.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

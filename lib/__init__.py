@@ -1,0 +1,55 @@
+"""Shared library of the book: NumPy references, PyTorch counterparts, data, training, plots, widgets."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+
+import numpy as np
+
+__all__ = ["device", "seed_everything", "setup", "show_source"]
+
+TORCH_THREADS = 2  # fixed so that CPU results do not depend on the machine's core count
+
+
+def device():
+    """The best available torch device: CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> np.random.Generator:
+    """Seed Python, NumPy's legacy global state and torch (CPU and CUDA); return a fresh Generator(seed)."""
+    import torch
+
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return np.random.default_rng(seed)
+
+
+def setup(seed: int = 0, threads: int = TORCH_THREADS) -> np.random.Generator:
+    """Chapter preamble: seed everything, fix torch's CPU thread count, apply the book's plot style."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from lib import plots
+
+    plots.use_style()
+    return seed_everything(seed)
+
+
+def show_source(obj) -> None:
+    """Print the source code of a library function or class (so chapters never copy library code)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(obj)}```"))
