@@ -75,7 +75,9 @@ class Quadratic(Surface):
 
     def __init__(self, condition_number: float = 10.0, angle: float = 0.0):
         if not np.isfinite(condition_number) or condition_number < 1:
-            raise ValueError(f"condition_number must be a finite number >= 1, got {condition_number!r}")
+            raise ValueError(
+                f"condition_number must be a finite number >= 1, got {condition_number!r}"
+            )
         self.condition_number = float(condition_number)
         self.angle = float(angle)
         c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
@@ -135,8 +137,10 @@ class Rosenbrock(Surface):
     def hessian(self, xy):
         x, y = _as_points(xy)
         return np.array(
-            [[2 - 4 * self.b * (y - x**2) + 8 * self.b * x**2, -4 * self.b * x],
-             [-4 * self.b * x, 2 * self.b]]
+            [
+                [2 - 4 * self.b * (y - x**2) + 8 * self.b * x**2, -4 * self.b * x],
+                [-4 * self.b * x, 2 * self.b],
+            ]
         )
 
     @property
@@ -148,7 +152,7 @@ class Rosenbrock(Surface):
 
 
 class Saddle(Surface):
-    """f(x, y) = x²/2 + y⁴/4 − y²/2: a saddle at the origin (Hessian diag(1, −1)), minima at (0, ±1).
+    """f(x, y) = x²/2 + y⁴/4 − y²/2: saddle at the origin (Hessian diag(1, −1)), minima (0, ±1).
 
     The default start lies almost exactly on the ridge y = 0, where the gradient points at the
     saddle: plain gradient descent slows to a crawl there before it escapes.
