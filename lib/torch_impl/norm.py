@@ -1,0 +1,302 @@
+"""Normalization layers built from tensor ops: BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm2d.
+
+All share one step, x̂ = (x − μ) / √(σ² + ε) with the *biased* variance σ² over the normalized
+axes, then y = γ·x̂ + β per channel (``weight`` γ, ``bias`` β). They differ only in the axes:
+
+- BatchNorm: over the batch and spatial axes, per channel (N, H, W for each C);
+- LayerNorm: over the trailing ``normalized_shape`` axes, per sample;
+- InstanceNorm: over the spatial axes, per sample and channel;
+- GroupNorm: over the channels of a group and the spatial axes, per sample and group.
+
+Parameter and buffer names match ``torch.nn`` so ``load_state_dict`` works across both.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d"]
+
+
+def normalize(x: torch.Tensor, dims: tuple[int, ...], eps: float):
+    """x̂ = (x − μ) / √(σ² + ε) with μ, σ² (biased) over ``dims``; returns (x̂, μ, σ²)."""
+    var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+    return (x - mean) * torch.rsqrt(var + eps), mean, var
+
+
+def channel_shape(x: torch.Tensor) -> tuple[int, ...]:
+    """Shape (1, C, 1, …) that broadcasts a per-channel vector over x of shape (N, C, *)."""
+    return (1, x.shape[1]) + (1,) * (x.dim() - 2)
+
+
+def check_eps_momentum(eps, momentum=None):
+    """ValueError unless eps > 0 and momentum is None or in [0, 1]."""
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps!r}")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(
+            f"momentum must be in [0, 1] or None (cumulative average), got {momentum!r}"
+        )
+
+
+class _NormBase(nn.Module):
+    """Per-channel affine ``weight``/``bias`` and, optionally, running statistics
+    (``running_mean``, ``running_var``, ``num_batches_tracked``) as in ``torch.nn``."""
+
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, device, dtype):
+        super().__init__()
+        if num_features < 1:
+            raise ValueError(f"num_features must be >= 1, got {num_features}")
+        check_eps_momentum(eps, momentum)
+        kw = {"device": device, "dtype": dtype}
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features, **kw))
+            self.bias = nn.Parameter(torch.zeros(num_features, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features, **kw))
+            self.register_buffer("running_var", torch.ones(num_features, **kw))
+            self.register_buffer(
+                "num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device)
+            )
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def _check_channels(self, x):
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) expects {self.num_features} channels "
+                f"in dimension 1, got input of shape {tuple(x.shape)}"
+            )
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean, var, n, m):
+        """running ← (1 − m)·running + m·batch, with the *unbiased* variance σ²·n/(n − 1)."""
+        self.running_mean.mul_(1 - m).add_(m * mean)
+        self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
+
+    def _affine(self, x_hat):
+        if not self.affine:
+            return x_hat
+        shape = channel_shape(x_hat)
+        return x_hat * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+    def extra_repr(self):
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """Batch normalization (Ioffe & Szegedy, 2015), per channel over the batch and spatial axes.
+
+    Training (or ``track_running_stats=False``): normalize with the batch statistics and update
+    the running ones. Eval: y = γ·(x − running_mean) / √(running_var + ε) + β.
+    """
+
+    input_dims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, x):
+        if x.dim() not in self.input_dims:
+            allowed = " or ".join(f"{d}D" for d in self.input_dims)
+            raise ValueError(
+                f"{type(self).__name__} expects {allowed} input (N, C, …), got {x.dim()}D input"
+            )
+        self._check_channels(x)
+        dims = (0, *range(2, x.dim()))
+        use_batch_stats = self.training or not self.track_running_stats
+        if not use_batch_stats:
+            shape = channel_shape(x)
+            mean, var = self.running_mean.reshape(shape), self.running_var.reshape(shape)
+            return self._affine((x - mean) * torch.rsqrt(var + self.eps))
+        n = x.numel() // x.shape[1]  # values per channel
+        if self.training and n == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input of shape "
+                f"{tuple(x.shape)} (use a batch of at least 2, or eval mode)"
+            )
+        x_hat, mean, var = normalize(x, dims, self.eps)
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            # momentum=None: cumulative average of all batches so far
+            m = 1 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+            self._update_running_stats(mean.flatten(), var.flatten(), n, m)
+        return self._affine(x_hat)
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm over (N, C) or (N, C, L) inputs: statistics per channel over N (and L)."""
+
+    input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm over (N, C, H, W) inputs: statistics per channel over N, H and W."""
+
+    input_dims = (4,)
+
+
+class InstanceNorm2d(_NormBase):
+    """Instance normalization (Ulyanov et al., 2016) of (N, C, H, W): per sample and channel over
+    H, W. With ``track_running_stats`` the running statistics average the per-instance ones over
+    the batch (unbiased variance), and eval mode uses them. As in ``torch.nn``,
+    ``num_batches_tracked`` is not counted, so ``momentum`` must be a number."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        if momentum is None:
+            raise ValueError("InstanceNorm2d needs momentum in [0, 1]; got None")
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, x):
+        if x.dim() != 4:
+            raise ValueError(f"InstanceNorm2d expects 4D input (N, C, H, W), got {x.dim()}D input")
+        self._check_channels(x)
+        if self.track_running_stats and not self.training:
+            shape = channel_shape(x)
+            mean, var = self.running_mean.reshape(shape), self.running_var.reshape(shape)
+            return self._affine((x - mean) * torch.rsqrt(var + self.eps))
+        n = x.shape[2] * x.shape[3]
+        if self.training and n == 1:
+            raise ValueError(
+                f"Expected more than 1 spatial element when training, got input of shape "
+                f"{tuple(x.shape)}"
+            )
+        x_hat, mean, var = normalize(x, (2, 3), self.eps)
+        if self.training and self.track_running_stats:
+            stats = mean.mean(dim=(0, 2, 3)), var.mean(dim=(0, 2, 3))
+            self._update_running_stats(*stats, n, self.momentum)
+        return self._affine(x_hat)
+
+
+class LayerNorm(nn.Module):
+    """Layer normalization (Ba et al., 2016): per sample over the trailing ``normalized_shape``
+    axes; y = γ ⊙ x̂ + β with γ, β of shape ``normalized_shape`` (elementwise, not per channel).
+    Same computation in training and eval."""
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        check_eps_momentum(eps)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **kw))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **kw))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if tuple(x.shape[x.dim() - k :]) != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm(normalized_shape={list(self.normalized_shape)}) expects inputs whose "
+                f"last {k} dimensions are {list(self.normalized_shape)}, got shape {tuple(x.shape)}"
+            )
+        y, _, _ = normalize(x, tuple(range(x.dim() - k, x.dim())), self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+    def extra_repr(self):
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class GroupNorm(nn.Module):
+    """Group normalization (Wu & He, 2018): the C channels are split into ``num_groups`` groups
+    of C/G consecutive channels; per sample and group over those channels and the spatial axes;
+    then a per-channel γ, β. G = 1 is LayerNorm over (C, H, W); G = C is InstanceNorm."""
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        if num_groups < 1 or num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels={num_channels} must be divisible by num_groups={num_groups} "
+                f"(num_groups a positive divisor of num_channels)"
+            )
+        check_eps_momentum(eps)
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_channels, **kw))
+            self.bias = nn.Parameter(torch.zeros(num_channels, **kw))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        if x.dim() < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm(num_channels={self.num_channels}) expects input (N, C, …) with "
+                f"C = {self.num_channels}, got shape {tuple(x.shape)}"
+            )
+        groups = x.reshape(x.shape[0], self.num_groups, -1)
+        y = normalize(groups, (2,), self.eps)[0].reshape(x.shape)
+        if self.affine:
+            shape = channel_shape(x)
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
