@@ -16,8 +16,20 @@ from scipy.special import erf
 from lib.numpy_ref.module import Module, as_float_array, check_rng
 
 __all__ = [
-    "ACTIVATIONS", "ELU", "GELU", "Elementwise", "LeakyReLU", "Maxout", "PReLU", "ReLU", "SiLU", "Sigmoid",
-    "Softplus", "Tanh", "get_activation", "sigmoid",
+    "ACTIVATIONS",
+    "ELU",
+    "GELU",
+    "Elementwise",
+    "LeakyReLU",
+    "Maxout",
+    "PReLU",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softplus",
+    "Tanh",
+    "get_activation",
+    "sigmoid",
 ]
 
 
@@ -121,7 +133,9 @@ class GELU(Elementwise):
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in self.APPROXIMATIONS:
-            raise ValueError(f"GELU approximate must be one of {self.APPROXIMATIONS}, got {approximate!r}")
+            raise ValueError(
+                f"GELU approximate must be one of {self.APPROXIMATIONS}, got {approximate!r}"
+            )
         self.approximate = approximate
 
     def function(self, x):
@@ -237,8 +251,12 @@ class Maxout(Module):
     def forward(self, x):
         x = as_float_array(x, "Maxout")
         if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"Maxout expects input of shape (N, {self.in_features}), got {x.shape}")
-        z = (x @ self.params["weight"].T + self.params["bias"]).reshape(-1, self.out_features, self.pieces)
+            raise ValueError(
+                f"Maxout expects input of shape (N, {self.in_features}), got {x.shape}"
+            )
+        z = (x @ self.params["weight"].T + self.params["bias"]).reshape(
+            -1, self.out_features, self.pieces
+        )
         winner = z.argmax(axis=2)
         self._cache = (x, winner)
         return np.take_along_axis(z, winner[..., None], axis=2)[..., 0]
@@ -253,17 +271,27 @@ class Maxout(Module):
         return dz @ self.params["weight"]
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"pieces={self.pieces}"
+        )
 
 
 ACTIVATIONS = {
-    "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "prelu": PReLU,
-    "elu": ELU, "gelu": GELU, "silu": SiLU, "softplus": Softplus,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "softplus": Softplus,
 }
 
 
 def get_activation(name: str, **kwargs) -> Module:
-    """A new activation module by name, e.g. ``get_activation("leaky_relu", negative_slope=0.1)``."""
+    """A new activation module by name: ``get_activation("leaky_relu", negative_slope=0.1)``."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; allowed: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name](**kwargs)

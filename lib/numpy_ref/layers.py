@@ -18,17 +18,21 @@ class Linear(Module):
     W, b ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, rng=None,
-                 dtype=np.float64):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, rng=None, dtype=np.float64
+    ):
         super().__init__()
         check_rng(rng, "Linear")
         if in_features < 1 or out_features < 1:
             raise ValueError(
-                f"Linear sizes must be >= 1, got in_features={in_features}, out_features={out_features}"
+                f"Linear sizes must be >= 1, got in_features={in_features}, "
+                f"out_features={out_features}"
             )
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
-        self.add_param("weight", rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
+        self.add_param(
+            "weight", rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)
+        )
         if bias:
             self.add_param("bias", rng.uniform(-bound, bound, out_features).astype(dtype))
 
@@ -36,8 +40,8 @@ class Linear(Module):
         x = as_float_array(x, "Linear")
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
-                f"Linear(in_features={self.in_features}) expects input of shape (*, {self.in_features}), "
-                f"got {x.shape}"
+                f"Linear(in_features={self.in_features}) expects input of shape "
+                f"(*, {self.in_features}), got {x.shape}"
             )
         self._cache = x
         out = x @ self.params["weight"].T
@@ -52,12 +56,15 @@ class Linear(Module):
         return dout @ self.params["weight"]
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={'bias' in self.params}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={'bias' in self.params}"
+        )
 
 
 class Dropout(Module):
-    """Inverted dropout, p = DROP probability: train y = x·m/(1 − p), m ~ Bernoulli(1 − p); eval y = x.
+    """Inverted dropout, p = DROP probability. Train: y = x·m/(1 − p), m ~ Bernoulli(1 − p);
+    eval: y = x.
 
     E[y] = x in train mode, so nothing is rescaled at test time. Backward: dx = dout·m/(1 − p).
     """
@@ -65,7 +72,9 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, *, rng=None):
         super().__init__()
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability p must be in [0, 1) (p is the drop probability), got {p!r}")
+            raise ValueError(
+                f"Dropout probability p must be in [0, 1) (p is the drop probability), got {p!r}"
+            )
         self.p = float(p)
         self.rng = check_rng(rng, "Dropout")
 
@@ -107,7 +116,7 @@ class Flatten(Module):
                 f"with {x.ndim} dims"
             )
         self._cache = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
 
     def backward(self, dout):
         return dout.reshape(self._saved())

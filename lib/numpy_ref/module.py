@@ -95,7 +95,9 @@ class Sequential(Module):
     def __init__(self, *layers: Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential expects Module instances, got {type(layer).__name__} at {i}")
+                raise TypeError(
+                    f"Sequential expects Module instances, got {type(layer).__name__} at {i}"
+                )
         self.layers = list(layers)
         self.training = True
 
@@ -147,5 +149,7 @@ class Sequential(Module):
         return self.layers[index]
 
     def __repr__(self) -> str:
-        lines = [f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)]
+        lines = [
+            f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)
+        ]
         return "Sequential(\n" + "\n".join(lines) + "\n)"

@@ -1,4 +1,5 @@
-"""Normalization layers (BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm2d) with hand-written backward.
+"""Normalization layers with hand-written backward passes:
+BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm2d.
 
 All of them compute x̂ = (x − μ)/√(σ² + ε) over some axes (biased σ², ε inside the square root,
 as in PyTorch) and then y = γ·x̂ + β. They differ only in the axes:
@@ -29,7 +30,9 @@ def _normalize_backward(dxhat, xhat, inv_std, axes):
     dx = (1/√(σ² + ε)) · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)).
     """
     return inv_std * (
-        dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
+        dxhat
+        - dxhat.mean(axis=axes, keepdims=True)
+        - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
     )
 
 
@@ -57,11 +60,14 @@ class _ChannelNorm(Module):
         x = as_float_array(x, type(self).__name__)
         if x.ndim not in ndims:
             allowed = " or ".join(f"{d}D" for d in ndims)
-            raise ValueError(f"{type(self).__name__} expected {allowed} input, got {x.ndim}D input of shape {x.shape}")
+            raise ValueError(
+                f"{type(self).__name__} expected {allowed} input, "
+                f"got {x.ndim}D input of shape {x.shape}"
+            )
         if x.shape[1] != self.num_features:
             raise ValueError(
-                f"{type(self).__name__}({self.num_features}) expects {self.num_features} channels in dim 1, "
-                f"got input of shape {x.shape}"
+                f"{type(self).__name__}({self.num_features}) expects {self.num_features} channels "
+                f"in dim 1, got input of shape {x.shape}"
             )
         return x
 
@@ -99,7 +105,9 @@ class _RunningNorm(_ChannelNorm):
         super().__init__(num_features, eps, affine)
         _check_eps_momentum(eps, momentum)
         if momentum is None:
-            raise ValueError("momentum=None (cumulative average) is not supported; use a float in [0, 1]")
+            raise ValueError(
+                "momentum=None (cumulative average) is not supported; use a float in [0, 1]"
+            )
         self.momentum, self.track_running_stats = float(momentum), track_running_stats
         if track_running_stats:
             self.buffers["running_mean"] = np.zeros(num_features)
@@ -128,8 +136,15 @@ class _RunningNorm(_ChannelNorm):
             var = self.buffers["running_var"].reshape(shape)
             inv_std = 1.0 / np.sqrt(var + self.eps)
             xhat = (x - mean) * inv_std
-        self._cache = dict(x=x, xhat=xhat, mean=mean, var=var, inv_std=inv_std, axes=axes,
-                           batch_stats=use_batch_stats)
+        self._cache = dict(
+            x=x,
+            xhat=xhat,
+            mean=mean,
+            var=var,
+            inv_std=inv_std,
+            axes=axes,
+            batch_stats=use_batch_stats,
+        )
         return self._affine(xhat)
 
     def backward(self, dout):
@@ -149,24 +164,26 @@ class _RunningNorm(_ChannelNorm):
         """
         c = self._saved()
         axes = c["axes"]
-        n = int(np.prod([c["x"].shape[a] for a in axes]))       # values per statistic
+        n = int(np.prod([c["x"].shape[a] for a in axes]))  # values per statistic
         dxhat = self._affine_backward(dout, c["xhat"])
-        d = c["x"] - c["mean"]                                  # d = x − μ
-        inv_std = c["inv_std"]                                  # i = 1/s
-        dd_direct = dxhat * inv_std                             # x̂ = d·i → ∂/∂d
+        d = c["x"] - c["mean"]  # d = x − μ
+        inv_std = c["inv_std"]  # i = 1/s
+        dd_direct = dxhat * inv_std  # x̂ = d·i → ∂/∂d
         if not c["batch_stats"]:
-            return dd_direct                                    # μ, v are constants in eval mode
-        di = (dxhat * d).sum(axis=axes, keepdims=True)          # x̂ = d·i → ∂/∂i
-        ds = -di * inv_std**2                                   # i = 1/s
-        dv = ds * 0.5 * inv_std                                 # s = √(v + ε): ∂s/∂v = 1/(2s)
-        dd_sq = 2.0 * d * dv / n                                # v = mean(d²)
-        dd = dd_direct + dd_sq                                  # two paths into d
-        dmu = -dd.sum(axis=axes, keepdims=True)                 # d = x − μ → ∂/∂μ
-        return dd + dmu / n                                     # x → d directly, and x → μ = mean(x)
+            return dd_direct  # μ, v are constants in eval mode
+        di = (dxhat * d).sum(axis=axes, keepdims=True)  # x̂ = d·i → ∂/∂i
+        ds = -di * inv_std**2  # i = 1/s
+        dv = ds * 0.5 * inv_std  # s = √(v + ε): ∂s/∂v = 1/(2s)
+        dd_sq = 2.0 * d * dv / n  # v = mean(d²)
+        dd = dd_direct + dd_sq  # two paths into d
+        dmu = -dd.sum(axis=axes, keepdims=True)  # d = x − μ → ∂/∂μ
+        return dd + dmu / n  # x → d directly, and x → μ = mean(x)
 
     def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_RunningNorm):
@@ -175,8 +192,14 @@ class BatchNorm1d(_RunningNorm):
     ndims = (2, 3)
     too_few_message = "Expected more than 1 value per channel when training"
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 track_running_stats: bool = True):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
     def stat_axes(self, x):
@@ -198,8 +221,14 @@ class InstanceNorm2d(_RunningNorm):
     ndims = (4,)
     too_few_message = "Expected more than 1 spatial element when training"
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
     def stat_axes(self, x):
@@ -243,11 +272,20 @@ class LayerNorm(Module):
     γ (``weight``) and β (``bias``) have shape ``normalized_shape``.
     """
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+    ):
         super().__init__()
         _check_eps_momentum(eps, None)
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, (int, np.integer))
+            else normalized_shape
+        )
         self.normalized_shape = tuple(int(s) for s in shape)
         self.eps, self.elementwise_affine = float(eps), elementwise_affine
         if elementwise_affine:
@@ -258,11 +296,9 @@ class LayerNorm(Module):
     def forward(self, x):
         x = as_float_array(x, "LayerNorm")
         k = len(self.normalized_shape)
-        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
-            raise ValueError(
-                f"LayerNorm expects input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
-                f"got {x.shape}"
-            )
+        if x.ndim < k or x.shape[x.ndim - k :] != self.normalized_shape:
+            trailing = ", ".join(map(str, self.normalized_shape))
+            raise ValueError(f"LayerNorm expects input of shape (*, {trailing}), got {x.shape}")
         axes = tuple(range(x.ndim - k, x.ndim))
         xhat, _, _, inv_std = _normalize(x, axes, self.eps)
         self._cache = (xhat, inv_std, axes)
@@ -281,4 +317,6 @@ class LayerNorm(Module):
         return _normalize_backward(dxhat, xhat, inv_std, axes)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
