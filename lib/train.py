@@ -1,0 +1,433 @@
+"""One training loop for the whole book: `fit(...)` with callbacks, returning a `History`.
+
+Per step: forward, loss, backward, callbacks' `on_after_backward` (clipping goes here),
+`optimizer.step()`, then `on_batch_end` (step schedulers go here). A NaN/inf loss ends the run and
+is recorded as "diverged at step k" instead of raising. Steps and epochs are counted from 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+__all__ = [
+    "History",
+    "TrainState",
+    "Callback",
+    "EarlyStopping",
+    "LRScheduler",
+    "GradientClipping",
+    "LayerStats",
+    "fit",
+]
+
+EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+@dataclass
+class History:
+    """What a run recorded.
+
+    step_loss, step_lr: the loss of each optimizer step and the lr it used (step k is index k-1).
+    grad_norm: the pre-clip total gradient norm of each step (filled by `GradientClipping`).
+    epoch: per-key lists, one entry per completed epoch: "epoch", "step" (the global step at the
+    epoch's end), "train_loss", "train_acc", "val_loss", "val_acc" (None where not computed).
+    layer_stats: {layer name: {"step", "act_mean", "act_std", "grad_norm", "grad_std": lists}}.
+    events: what happened ("diverged at step 37", "early stop at epoch 5; ...").
+    diverged_at: the step whose loss was NaN/inf, else None.
+    stopped_epoch: the epoch in which the run stopped early (divergence or a callback), else None.
+    """
+
+    step_loss: list = field(default_factory=list)
+    step_lr: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    epoch: dict = field(default_factory=lambda: {k: [] for k in ("epoch", "step", *EPOCH_KEYS)})
+    layer_stats: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+    diverged_at: int | None = None
+    stopped_epoch: int | None = None
+
+    def best(self, key: str, mode: str | None = None) -> tuple[int, float]:
+        """(epoch, value) of the best epoch for `key`; mode "min"/"max", default "max" for *_acc."""
+        values = self._epoch_values(key)
+        mode = mode or ("max" if key.endswith("acc") else "min")
+        _check_mode(mode)
+        scored = [(v, e) for e, v in zip(self.epoch["epoch"], values, strict=True) if v is not None]
+        if not scored:
+            raise ValueError(f"history has no values for {key!r} (not computed in this run)")
+        value, epoch = (min if mode == "min" else max)(scored, key=lambda ve: ve[0])
+        return epoch, value
+
+    def as_dict(self) -> dict:
+        """Plain dict of lists and numbers (JSON-serialisable), e.g. for `json.dump`."""
+        return {
+            "step_loss": list(self.step_loss),
+            "step_lr": list(self.step_lr),
+            "grad_norm": list(self.grad_norm),
+            "epoch": {k: list(v) for k, v in self.epoch.items()},
+            "layer_stats": {name: {k: list(v) for k, v in stats.items()}
+                            for name, stats in self.layer_stats.items()},
+            "events": list(self.events),
+            "diverged_at": self.diverged_at,
+            "stopped_epoch": self.stopped_epoch,
+        }
+
+    def _epoch_values(self, key: str) -> list:
+        if key not in EPOCH_KEYS:
+            raise ValueError(f"unknown history key {key!r}; available: {', '.join(EPOCH_KEYS)}")
+        return self.epoch[key]
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the run's objects, counters and a `stop` flag they may set."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    history: History
+    has_val: bool
+    epoch: int = 0  # the current epoch (1-based)
+    step: int = 0  # optimizer steps taken so far
+    loss: torch.Tensor | None = None  # the current batch's loss
+    stop: bool = False
+
+
+class Callback:
+    """Base class; override the hooks you need. Each hook gets the `TrainState`."""
+
+    def on_train_begin(self, state: TrainState) -> None: ...
+
+    def on_epoch_begin(self, state: TrainState) -> None: ...
+
+    def on_after_backward(self, state: TrainState) -> None: ...
+
+    def on_batch_end(self, state: TrainState) -> None: ...
+
+    def on_epoch_end(self, state: TrainState) -> None: ...
+
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+
+
+def _check_monitor(monitor: str) -> None:
+    if monitor not in EPOCH_KEYS:
+        raise ValueError(f"unknown monitor {monitor!r}; available keys: {', '.join(EPOCH_KEYS)}")
+
+
+def _monitored_value(state: TrainState, monitor: str) -> float:
+    value = state.history.epoch[monitor][-1]
+    if value is None:
+        raise ValueError(
+            f"monitor {monitor!r} was not computed: accuracy needs integer class targets and "
+            "(N, C) outputs"
+        )
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
+
+    Improvement: value < best - min_delta (mode "min") or value > best + min_delta (mode "max").
+    With `restore_best_weights`, a deep copy of the best epoch's `state_dict` is loaded at the end.
+    """
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min",
+                 restore_best_weights=True):
+        _check_monitor(monitor)
+        _check_mode(mode)
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"patience must be a positive int, got {patience!r}")
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, state):
+        if self.monitor.startswith("val_") and not state.has_val:
+            raise ValueError(f"monitor {self.monitor!r} needs val_data")
+        self.best_value, self.best_epoch, self.best_state, self.wait = None, None, None, 0
+
+    def _improved(self, value):
+        if self.best_value is None:
+            return True
+        if self.mode == "min":
+            return value < self.best_value - self.min_delta
+        return value > self.best_value + self.min_delta
+
+    def on_epoch_end(self, state):
+        value = _monitored_value(state, self.monitor)
+        if self._improved(value):
+            self.best_value, self.best_epoch, self.wait = value, state.epoch, 0
+            if self.restore_best_weights:
+                self.best_state = copy.deepcopy(state.model.state_dict())
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            state.stop = True
+
+    def on_train_end(self, state):
+        if self.best_epoch is None:
+            return
+        restore = self.restore_best_weights and self.best_epoch != state.history.epoch["epoch"][-1]
+        if restore:
+            state.model.load_state_dict(self.best_state)
+        if state.stop and state.history.diverged_at is None:
+            detail = "restored weights of" if self.restore_best_weights else "best"
+            state.history.events.append(
+                f"early stop at epoch {state.epoch}; {detail} epoch {self.best_epoch}")
+        elif restore:
+            state.history.events.append(f"restored weights of epoch {self.best_epoch}")
+
+
+class LRScheduler(Callback):
+    """Call `scheduler.step()` after every optimizer step (interval "step") or epoch ("epoch").
+
+    Works with `torch.optim.lr_scheduler` and any object with `.step()`. For schedulers that need a
+    metric (`ReduceLROnPlateau`), give `monitor`: then `scheduler.step(value)` at each epoch's end.
+    """
+
+    def __init__(self, scheduler, interval="step", monitor=None):
+        if not callable(getattr(scheduler, "step", None)):
+            raise TypeError(f"scheduler must have a .step() method, got {type(scheduler).__name__}")
+        if interval not in ("step", "epoch"):
+            raise ValueError(f"interval must be 'step' or 'epoch', got {interval!r}")
+        if monitor is not None:
+            _check_monitor(monitor)
+            if interval != "epoch":
+                raise ValueError("a monitored scheduler steps once per epoch: use interval='epoch'")
+        self.scheduler, self.interval, self.monitor = scheduler, interval, monitor
+
+    def on_batch_end(self, state):
+        if self.interval == "step":
+            self.scheduler.step()
+
+    def on_epoch_end(self, state):
+        if self.interval == "epoch":
+            if self.monitor is None:
+                self.scheduler.step()
+            else:
+                self.scheduler.step(_monitored_value(state, self.monitor))
+
+
+class GradientClipping(Callback):
+    """Clip gradients before each optimizer step; record the pre-clip norm in `history.grad_norm`.
+
+    By norm: g <- g * min(1, max_norm / ||g||) with ||g|| the `norm_type`-norm over all parameters
+    (`torch.nn.utils.clip_grad_norm_`). By value: each entry clamped to [-max_value, max_value]
+    (`clip_grad_value_`). Give exactly one of the two.
+    """
+
+    def __init__(self, max_norm=None, max_value=None, norm_type=2.0):
+        if (max_norm is None) == (max_value is None):
+            raise ValueError("give exactly one of max_norm or max_value")
+        for name, v in (("max_norm", max_norm), ("max_value", max_value)):
+            if v is not None and not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v!r}")
+        self.max_norm, self.max_value, self.norm_type = max_norm, max_value, float(norm_type)
+
+    def on_after_backward(self, state):
+        params = [p for p in state.model.parameters() if p.grad is not None]
+        if self.max_norm is not None:
+            total = nn.utils.clip_grad_norm_(params, self.max_norm, self.norm_type)
+        else:
+            total = nn.utils.get_total_norm([p.grad for p in params], self.norm_type)
+            nn.utils.clip_grad_value_(params, self.max_value)
+        state.history.grad_norm.append(total.item())
+
+
+class LayerStats(Callback):
+    """Every `every` steps, record per layer the activation mean/std (forward hooks, training mode)
+    and the norm / std of the gradient of the layer's own parameters (None if it has none).
+
+    modules: layer names as in `model.named_modules()` (e.g. ["0", "2"]); None = all leaf modules
+    (a model without sub-modules is its own only layer, named "").
+    Results: `history.layer_stats[name]` = {key: list} for the keys in `LayerStats.KEYS`.
+    """
+
+    KEYS = ("step", "act_mean", "act_std", "grad_norm", "grad_std")
+
+    def __init__(self, modules=None, every=1):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        if modules is not None and (isinstance(modules, str) or
+                                    not all(isinstance(m, str) for m in modules)):
+            raise TypeError(f"modules must be a list of layer names or None, got {modules!r}")
+        self.names, self.every = modules, every
+
+    def on_train_begin(self, state):
+        named = dict(state.model.named_modules())
+        if self.names is None:
+            self.modules = {n: m for n, m in named.items() if not any(m.children())}
+        else:
+            unknown = [n for n in self.names if n not in named]
+            if unknown:
+                available = ", ".join(repr(n) for n in named)
+                raise ValueError(f"unknown layer names {unknown}; available: {available}")
+            self.modules = {n: named[n] for n in self.names}
+        for name in self.modules:
+            state.history.layer_stats[name] = {k: [] for k in self.KEYS}
+        self.activations = {}
+        self.recording = self.every == 1  # whether the coming step is recorded
+        self.handles = [m.register_forward_hook(self._hook(n)) for n, m in self.modules.items()]
+
+    def _hook(self, name):
+        def hook(module, inputs, output):
+            if self.recording and module.training and isinstance(output, torch.Tensor):
+                out = output.detach().float()
+                self.activations[name] = (out.mean().item(), out.std().item())
+        return hook
+
+    def on_after_backward(self, state):
+        if not self.recording:
+            return
+        for name, module in self.modules.items():
+            stats = state.history.layer_stats[name]
+            act_mean, act_std = self.activations.get(name, (None, None))
+            grads = [p.grad.detach().flatten() for p in module.parameters(recurse=False)
+                     if p.grad is not None]
+            g = torch.cat(grads).float() if grads else None
+            stats["step"].append(state.step + 1)
+            stats["act_mean"].append(act_mean)
+            stats["act_std"].append(act_std)
+            stats["grad_norm"].append(None if g is None else g.norm().item())
+            stats["grad_std"].append(None if g is None else g.std().item())
+        self.activations = {}
+
+    def on_batch_end(self, state):
+        self.recording = (state.step + 1) % self.every == 0
+
+    def on_train_end(self, state):
+        for handle in self.handles:
+            handle.remove()
+
+
+def _is_classification(outputs, targets) -> bool:
+    return (outputs.ndim == 2 and targets.ndim == 1 and not targets.is_floating_point()
+            and not targets.is_complex() and targets.dtype != torch.bool)
+
+
+class _Meter:
+    """Batch-size-weighted mean loss and accuracy over an epoch."""
+
+    def __init__(self):
+        self.n, self.loss_sum, self.correct, self.classification = 0, 0.0, 0, True
+
+    def add(self, loss, outputs, targets):
+        n = targets.shape[0]
+        self.n += n
+        self.loss_sum += loss * n
+        self.classification = self.classification and _is_classification(outputs, targets)
+        if self.classification:
+            self.correct += (outputs.argmax(dim=1) == targets).sum().item()
+
+    def result(self):
+        if self.n == 0:
+            return None, None
+        return self.loss_sum / self.n, (self.correct / self.n if self.classification else None)
+
+
+def _to(batch, dev):
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise TypeError("each batch must be an (inputs, targets) pair")
+    return batch[0].to(dev), batch[1].to(dev)
+
+
+@torch.no_grad()
+def _evaluate(model, loss_fn, data, dev):
+    model.eval()
+    meter = _Meter()
+    for batch in data:
+        x, y = _to(batch, dev)
+        out = model(x)
+        meter.add(loss_fn(out, y).item(), out, y)
+    return meter.result()
+
+
+def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callbacks=(),
+        device=None, progress=True) -> History:
+    """Train `model` for `epochs` epochs over `train_data` (iterable of (x, y) batches).
+
+    `loss_fn(outputs, targets)` must return the batch mean. Epoch losses are batch-size-weighted
+    means; train metrics are averaged over the epoch while the weights change; val metrics are
+    computed in eval mode under no_grad. Accuracy = mean(argmax(outputs) == targets), only for
+    integer class targets and (N, C) outputs (else None). device=None -> `lib.device()`.
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not callable(loss_fn):
+        raise TypeError("loss_fn must be callable: loss_fn(outputs, targets) -> scalar tensor")
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    if device is None:
+        from lib import device as best_device
+
+        device = best_device()
+    dev = torch.device(device)
+    model.to(dev)
+
+    history = History()
+    state = TrainState(model, optimizer, history, has_val=val_data is not None)
+
+    def call(hook):
+        for cb in callbacks:
+            getattr(cb, hook)(state)
+
+    from tqdm.auto import tqdm
+
+    call("on_train_begin")
+    bar = tqdm(range(1, epochs + 1), desc="epoch", disable=not progress)
+    for epoch in bar:
+        state.epoch = epoch
+        call("on_epoch_begin")
+        model.train()
+        meter = _Meter()
+        for batch in train_data:
+            x, y = _to(batch, dev)
+            outputs = model(x)
+            loss = loss_fn(outputs, y)
+            state.loss = loss
+            history.step_lr.append(optimizer.param_groups[0]["lr"])
+            history.step_loss.append(loss.item())
+            if not math.isfinite(history.step_loss[-1]):
+                history.diverged_at = state.step + 1
+                history.events.append(f"diverged at step {history.diverged_at}")
+                state.stop = True
+                break
+            optimizer.zero_grad()
+            loss.backward()
+            call("on_after_backward")
+            optimizer.step()
+            state.step += 1
+            meter.add(history.step_loss[-1], outputs.detach(), y)
+            call("on_batch_end")
+            if state.stop:
+                break
+        if history.diverged_at is not None:
+            history.stopped_epoch = epoch
+            break
+        train_loss, train_acc = meter.result()
+        val_loss, val_acc = (None, None)
+        if val_data is not None:
+            val_loss, val_acc = _evaluate(model, loss_fn, val_data, dev)
+        row = {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc}
+        for key, value in row.items():
+            history.epoch[key].append(value)
+        bar.set_postfix({k: v for k, v in row.items() if k.endswith("loss") and v is not None})
+        call("on_epoch_end")
+        if state.stop:
+            history.stopped_epoch = epoch
+            break
+    bar.close()
+    call("on_train_end")
+    return history
