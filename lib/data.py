@@ -1,6 +1,6 @@
-"""Datasets of the book: bundled Fashion-MNIST / MNIST (sha256-verified, offline), toy 2-D sets, loaders.
+"""Datasets of the book: bundled Fashion-MNIST / MNIST (sha256-verified), toy 2-D sets, loaders.
 
-The bundled files in ``data/`` are made by ``scripts/build_data.py`` (provenance in ``data/README.md``).
+The bundled files in ``data/`` are made by ``scripts/build_data.py`` (provenance: data/README.md).
 Nothing here touches the network.
 """
 
@@ -40,11 +40,33 @@ SHA256 = {
     "mnist.npz": "fe324be36470d166be9100fcdad7868cfbd864b1f326769e6ad2b4d4955d92c6",
 }
 # Same names and order as torchvision.datasets.FashionMNIST.classes / MNIST.classes.
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-MNIST_CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-                 "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine")
-VAL_FRACTION = 1 / 6  # torchvision source: share of each class of the official training part held out
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+MNIST_CLASSES = (
+    "0 - zero",
+    "1 - one",
+    "2 - two",
+    "3 - three",
+    "4 - four",
+    "5 - five",
+    "6 - six",
+    "7 - seven",
+    "8 - eight",
+    "9 - nine",
+)
+VAL_FRACTION = (
+    1 / 6
+)  # torchvision source: share of each class of the official training part held out
 
 
 class DataError(RuntimeError):
@@ -53,7 +75,7 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Splits:
-    """Train / validation / test images (uint8, N×28×28) and labels (int64), plus the class names."""
+    """Train / validation / test images (uint8, N×28×28) and labels (int64), plus class names."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -77,21 +99,24 @@ def sha256_file(path) -> str:
 
 
 def stratified_split(y, fractions, seed=0):
-    """Disjoint index arrays, one per fraction: part k>0 gets round(f_k·n_c) of each class c, part 0 the rest.
+    """Disjoint shuffled index arrays, one per fraction, stratified by the labels ``y``.
 
-    Each part is shuffled; the same ``y`` and ``seed`` always give the same parts.
+    Part k > 0 takes round(f_k·n_c) of the n_c examples of each class c, part 0 the rest;
+    the same ``y`` and ``seed`` always give the same parts.
     """
     y = np.asarray(y)
     fractions = [float(f) for f in fractions]
     if len(fractions) < 2 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be >= 2 non-negative numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be >= 2 non-negative numbers summing to 1, got {fractions}"
+        )
     rng = np.random.default_rng(seed)
     parts = [[] for _ in fractions]
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         sizes = [round(f * len(idx)) for f in fractions[1:]]
         bounds = np.cumsum([len(idx) - sum(sizes)] + sizes)[:-1]
-        for part, chunk in zip(parts, np.split(idx, bounds)):
+        for part, chunk in zip(parts, np.split(idx, bounds), strict=True):
             part.append(chunk)
     return [rng.permutation(np.concatenate(part)) for part in parts]
 
@@ -118,7 +143,9 @@ def _load_torchvision(dataset_name, root, classes):
     try:
         import torchvision
     except ImportError as err:
-        raise DataError("source='torchvision' needs torchvision installed (pip install torchvision)") from err
+        raise DataError(
+            "source='torchvision' needs torchvision installed (pip install torchvision)"
+        ) from err
     root = Path(DATA_DIR / "raw" if root is None else root)
     dataset = getattr(torchvision.datasets, dataset_name)
     try:
@@ -132,8 +159,15 @@ def _load_torchvision(dataset_name, root, classes):
         ) from err
     x, y = train.data.numpy(), train.targets.numpy().astype(np.int64)
     train_idx, val_idx = stratified_split(y, (1 - VAL_FRACTION, VAL_FRACTION), seed=0)
-    return Splits(x[train_idx], y[train_idx], x[val_idx], y[val_idx],
-                  test.data.numpy(), test.targets.numpy().astype(np.int64), classes)
+    return Splits(
+        x[train_idx],
+        y[train_idx],
+        x[val_idx],
+        y[val_idx],
+        test.data.numpy(),
+        test.targets.numpy().astype(np.int64),
+        classes,
+    )
 
 
 def _load(name, dataset_name, classes, source, root):
@@ -145,17 +179,17 @@ def _load(name, dataset_name, classes, source, root):
 
 
 def load_fashion_mnist(source="bundled", root=None) -> Splits:
-    """Fashion-MNIST: bundled 20k/5k/5k subset (root = folder of the .npz) or full torchvision copy on disk."""
+    """Fashion-MNIST: bundled 20k/5k/5k (root = folder of the .npz) or the full torchvision copy."""
     return _load("fashion_mnist.npz", "FashionMNIST", FASHION_CLASSES, source, root)
 
 
 def load_mnist(source="bundled", root=None) -> Splits:
-    """MNIST: bundled 6k/2k/2k digits (root = folder of the .npz) or full torchvision copy on disk."""
+    """MNIST: bundled 6k/2k/2k digits (root = folder of the .npz) or the full torchvision copy."""
     return _load("mnist.npz", "MNIST", MNIST_CLASSES, source, root)
 
 
 def to_float(x, mean=None, std=None, flatten=False) -> np.ndarray:
-    """uint8 images → float32 x/255 in [0, 1]; then (x − mean)/std if given; flatten to (N, H·W) if asked."""
+    """uint8 images → float32 x/255 in [0, 1], then (x − mean)/std if given, (N, H·W) if flatten."""
     x = np.asarray(x)
     if x.dtype != np.uint8:
         raise TypeError(f"to_float expects uint8 images, got dtype {x.dtype}")
@@ -170,17 +204,23 @@ def to_float(x, mean=None, std=None, flatten=False) -> np.ndarray:
 
 
 def make_loader(x, y, batch_size=128, shuffle=True, seed=0, device=None):
-    """DataLoader over TensorDataset(x, y) whose shuffling order is fixed by torch.Generator().manual_seed(seed)."""
+    """DataLoader over TensorDataset(x, y), shuffled by torch.Generator().manual_seed(seed)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     x, y = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=generator)
+    return DataLoader(
+        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=generator
+    )
 
 
 # ----------------------------------------------------------------------------- toy 2-D sets
@@ -207,7 +247,7 @@ def _shuffled(rng, X, y):
 
 
 def make_moons(n=200, noise=0.1, seed=0):
-    """Two interleaving half circles (as sklearn): class 0 on (cos t, sin t), class 1 on (1 − cos t, ½ − sin t)."""
+    """Two half circles as in sklearn: class 0 (cos t, sin t), class 1 (1 − cos t, ½ − sin t)."""
     _check_n(n, 2)
     _check_nonneg("noise", noise)
     rng = np.random.default_rng(seed)
@@ -219,7 +259,7 @@ def make_moons(n=200, noise=0.1, seed=0):
 
 
 def make_circles(n=200, noise=0.05, factor=0.5, seed=0):
-    """A unit circle (class 0) around a circle of radius ``factor`` (class 1), plus Gaussian noise."""
+    """A unit circle (class 0) around a circle of radius ``factor`` (class 1), + noise·N(0, I)."""
     _check_n(n, 2)
     _check_nonneg("noise", noise)
     if not 0 <= factor < 1:
@@ -234,7 +274,7 @@ def make_circles(n=200, noise=0.05, factor=0.5, seed=0):
 
 
 def make_spirals(n=300, classes=3, noise=0.2, seed=0):
-    """CS231n spirals: class j has r = linspace(0, 1), θ = linspace(4j, 4(j+1)) + noise·N(0,1), x = (r sin θ, r cos θ)."""
+    """CS231n spirals: class j = (r sin θ, r cos θ), r ∈ [0, 1], θ ∈ [4j, 4j+4] + noise·N(0,1)."""
     if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
         raise ValueError(f"classes must be an integer >= 2, got {classes!r}")
     _check_n(n, classes)
@@ -250,18 +290,18 @@ def make_spirals(n=300, classes=3, noise=0.2, seed=0):
 
 
 def make_xor(n=200, noise=0.1, seed=0):
-    """Points uniform in the four unit quadrants (equal counts), y = 1 where sign(x₁) ≠ sign(x₂); then Gaussian noise."""
+    """Uniform points in the 4 unit quadrants + noise·N(0, I); label 1 where sign x1 ≠ sign x2."""
     _check_n(n, 4)
     _check_nonneg("noise", noise)
     rng = np.random.default_rng(seed)
-    signs = np.repeat([[1, 1], [-1, -1], [1, -1], [-1, 1]], _class_sizes(n, 4), axis=0)
+    signs = np.repeat([[1, 1], [1, -1], [-1, -1], [-1, 1]], _class_sizes(n, 4), axis=0)
     X = signs * rng.uniform(0, 1, (n, 2)) + noise * rng.standard_normal((n, 2))
     y = (signs[:, 0] != signs[:, 1]).astype(np.int64)
     return _shuffled(rng, X, y)
 
 
 def make_blobs(n=200, centers=3, std=1.0, seed=0):
-    """Isotropic Gaussian blobs N(center_k, std²·I); ``centers`` = a count (drawn uniform in [−10, 10]²) or a (k, 2) array."""
+    """Gaussian blobs N(c_k, std²·I); ``centers``: a count (c_k ~ U[−10, 10]²) or a (k, 2) array."""
     rng = np.random.default_rng(seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
         if centers < 1:
@@ -269,7 +309,9 @@ def make_blobs(n=200, centers=3, std=1.0, seed=0):
         centers = rng.uniform(-10, 10, (centers, 2))
     centers = np.asarray(centers, dtype=np.float64)
     if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) < 1:
-        raise ValueError(f"centers must be a positive integer or a (k, 2) array, got shape {centers.shape}")
+        raise ValueError(
+            f"centers must be a positive integer or a (k, 2) array, got shape {centers.shape}"
+        )
     _check_n(n, len(centers))
     _check_nonneg("std", std)
     y = np.repeat(np.arange(len(centers)), _class_sizes(n, len(centers)))
@@ -277,7 +319,7 @@ def make_blobs(n=200, centers=3, std=1.0, seed=0):
 
 
 def make_polynomial_regression(n=30, degree=3, noise=0.1, seed=0, coef=None):
-    """x ~ U[−1, 1] (sorted), y = Σ_k coef[k]·x^k + noise·N(0,1); coef ~ N(0,1) unless given. Returns (x, y, coef)."""
+    """(x, y, coef): x ~ U[−1, 1] sorted, y = Σ_k coef[k]·x^k + noise·N(0,1); coef ~ N(0,1)."""
     _check_n(n)
     _check_nonneg("noise", noise)
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
@@ -287,7 +329,10 @@ def make_polynomial_regression(n=30, degree=3, noise=0.1, seed=0, coef=None):
         coef = rng.standard_normal(degree + 1)
     coef = np.asarray(coef, dtype=np.float64)
     if coef.shape != (degree + 1,):
-        raise ValueError(f"coef must have degree + 1 = {degree + 1} entries (lowest power first), got shape {coef.shape}")
+        raise ValueError(
+            f"coef must have degree + 1 = {degree + 1} entries (lowest power first), "
+            f"got shape {coef.shape}"
+        )
     x = np.sort(rng.uniform(-1, 1, n))
     y = np.polynomial.polynomial.polyval(x, coef) + noise * rng.standard_normal(n)
     return x, y, coef
