@@ -21,6 +21,7 @@ __all__ = [
     "Splits",
     "load_fashion_mnist",
     "load_mnist",
+    "sha256_file",
     "stratified_split",
     "to_float",
     "make_loader",
