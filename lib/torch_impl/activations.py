@@ -106,8 +106,10 @@ class ELU(nn.Module):
         self.alpha = alpha
 
     def forward(self, x):
-        # clamp so that exp of the branch not taken cannot overflow (0 · inf = NaN in backward)
-        return torch.where(x > 0, x, self.alpha * torch.expm1(x.clamp(max=0)))
+        # exp only sees min(x, 0), so the branch not taken cannot overflow (0 · inf = NaN in
+        # backward); where, not clamp, whose gradient at the boundary x = 0 is 0
+        negative = torch.where(x > 0, 0.0, x)
+        return torch.where(x > 0, x, self.alpha * torch.expm1(negative))
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -153,8 +155,10 @@ class Softplus(nn.Module):
 
     def forward(self, x):
         bx = self.beta * x
-        soft = torch.log1p(torch.exp(bx.clamp(max=self.threshold))) / self.beta
-        return torch.where(bx > self.threshold, x, soft)
+        linear = bx > self.threshold
+        # exp never sees the linear region (no overflow); gradient σ(βx) kept at βx = threshold
+        soft = torch.log1p(torch.exp(torch.where(linear, 0.0, bx))) / self.beta
+        return torch.where(linear, x, soft)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
