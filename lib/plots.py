@@ -50,9 +50,14 @@ STYLE = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (`STYLE`) to the global rcParams."""
-    import matplotlib.pyplot  # noqa: F401  (in Jupyter this activates the inline PNG display)
+    """Apply the book's matplotlib style (`STYLE`) to the global rcParams.
 
+    Also loads the configured backend now: in Jupyter that registers the inline backend's PNG
+    display of figures, which pyplot-free figures need (pyplot otherwise loads it lazily).
+    """
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend(mpl.get_backend())
     mpl.rcParams.update(STYLE)
 
 
