@@ -1,0 +1,247 @@
+"""Every documented bad input of lib.numpy_ref raises a clear error naming the problem."""
+
+import numpy as np
+import pytest
+
+from lib.numpy_ref import activations as A
+from lib.numpy_ref import init, losses
+from lib.numpy_ref import layers as L
+from lib.numpy_ref import norm as N
+from lib.numpy_ref.gradcheck import check_layer_gradients, numerical_gradient, rel_error
+from lib.numpy_ref.mlp import make_mlp, train_numpy
+from lib.numpy_ref.module import Sequential
+
+rng = np.random.default_rng(0)
+X = np.ones((4, 3))
+Y = np.zeros(4, dtype=int)
+
+CASES = {
+    # layers
+    "linear_int_input": (
+        lambda: L.Linear(3, 2, rng=rng)(np.ones((4, 3), dtype=int)),
+        TypeError,
+        "floating-point",
+    ),
+    "linear_in_features": (
+        lambda: L.Linear(5, 2, rng=rng)(X),
+        ValueError,
+        r"expects input of shape \(\*, 5\), got \(4, 3\)",
+    ),
+    "linear_sizes": (lambda: L.Linear(0, 2, rng=rng), ValueError, "sizes must be >= 1"),
+    "linear_no_rng": (lambda: L.Linear(3, 2), TypeError, "explicit rng=np.random.Generator"),
+    "linear_legacy_rng": (
+        lambda: L.Linear(3, 2, rng=np.random.RandomState(0)),
+        TypeError,
+        "got RandomState",
+    ),
+    "dropout_p_1": (lambda: L.Dropout(1.0, rng=rng), ValueError, r"p must be in \[0, 1\)"),
+    "dropout_p_negative": (lambda: L.Dropout(-0.1, rng=rng), ValueError, r"p must be in \[0, 1\)"),
+    "dropout_p_str": (lambda: L.Dropout("0.5", rng=rng), ValueError, r"p must be in \[0, 1\)"),
+    "dropout_no_rng": (lambda: L.Dropout(0.5), TypeError, "Dropout needs an explicit rng"),
+    "backward_first": (
+        lambda: L.Linear(3, 2, rng=rng).backward(np.ones((4, 2))),
+        RuntimeError,
+        "before forward",
+    ),
+    "flatten_dim": (
+        lambda: L.Flatten(start_dim=3)(X),
+        ValueError,
+        r"dim 3 out of range .* \(allowed -2 … 1\)",
+    ),
+    "flatten_order": (
+        lambda: L.Flatten(1, 0)(np.ones((2, 3, 4))),
+        ValueError,
+        "comes after end_dim",
+    ),
+    "sequential_non_module": (
+        lambda: Sequential(L.Flatten(), np.tanh),
+        TypeError,
+        "expects Module instances",
+    ),
+    # activations
+    "unknown_activation": (
+        lambda: A.get_activation("swish"),
+        ValueError,
+        r"unknown activation 'swish'; allowed: \['elu'",
+    ),
+    "gelu_approximate": (lambda: A.GELU("erf"), ValueError, r"one of \('none', 'tanh'\)"),
+    "prelu_channels": (
+        lambda: A.PReLU(4)(X),
+        ValueError,
+        r"needs input with 4 channels in dim 1, got shape \(4, 3\)",
+    ),
+    "prelu_zero": (lambda: A.PReLU(0), ValueError, "num_parameters must be >= 1"),
+    "maxout_shape": (
+        lambda: A.Maxout(2, 3, rng=rng)(X),
+        ValueError,
+        r"shape \(N, 2\), got \(4, 3\)",
+    ),
+    "maxout_pieces": (lambda: A.Maxout(2, 3, pieces=0, rng=rng), ValueError, "pieces=0"),
+    "activation_int_input": (
+        lambda: A.ReLU()(np.arange(3)),
+        TypeError,
+        "ReLU expects a floating-point array",
+    ),
+    # normalization
+    "bn1d_ndim": (
+        lambda: N.BatchNorm1d(3)(np.ones((2, 3, 4, 4))),
+        ValueError,
+        "expected 2D or 3D input, got 4D",
+    ),
+    "bn2d_ndim": (lambda: N.BatchNorm2d(3)(X), ValueError, "expected 4D input, got 2D"),
+    "bn_channels": (
+        lambda: N.BatchNorm1d(5)(X),
+        ValueError,
+        r"expects 5 channels in dim 1, got input of shape \(4, 3\)",
+    ),
+    "bn_batch_of_1": (
+        lambda: N.BatchNorm1d(3)(np.ones((1, 3))),
+        ValueError,
+        "Expected more than 1 value per channel when training",
+    ),
+    "bn2d_single_value": (
+        lambda: N.BatchNorm2d(3)(np.ones((1, 3, 1, 1))),
+        ValueError,
+        "Expected more than 1 value per channel",
+    ),
+    "bn_momentum": (
+        lambda: N.BatchNorm1d(3, momentum=1.5),
+        ValueError,
+        r"momentum must be in \[0, 1\]",
+    ),
+    "bn_momentum_none": (lambda: N.BatchNorm1d(3, momentum=None), ValueError, "momentum=None"),
+    "bn_eps": (lambda: N.BatchNorm1d(3, eps=0.0), ValueError, "eps must be > 0"),
+    "instancenorm_1x1": (
+        lambda: N.InstanceNorm2d(3)(np.ones((2, 3, 1, 1))),
+        ValueError,
+        "Expected more than 1 spatial element",
+    ),
+    "groupnorm_divisible": (
+        lambda: N.GroupNorm(4, 6),
+        ValueError,
+        r"num_channels \(6\) must be divisible by num_groups \(4\)",
+    ),
+    "layernorm_shape": (
+        lambda: N.LayerNorm((2, 3))(X),
+        ValueError,
+        r"shape \(\*, 2, 3\), got \(4, 3\)",
+    ),
+    # losses and penalties
+    "ce_logits_ndim": (
+        lambda: losses.cross_entropy(np.ones(3), Y),
+        ValueError,
+        r"logits of shape \(N, C\)",
+    ),
+    "ce_float_target": (
+        lambda: losses.cross_entropy(X, np.zeros(4)),
+        TypeError,
+        "integer class indices",
+    ),
+    "ce_target_shape": (
+        lambda: losses.cross_entropy(X, np.zeros(5, dtype=int)),
+        ValueError,
+        r"target of shape \(4,\)",
+    ),
+    "ce_target_range": (
+        lambda: losses.cross_entropy(X, np.array([0, 1, 2, 3])),
+        ValueError,
+        r"must be in \[0, 3\)",
+    ),
+    "mse_shapes": (lambda: losses.mse_loss(X, np.ones((4, 1))), ValueError, "must be equal"),
+    "bce_target_range": (
+        lambda: losses.binary_cross_entropy_with_logits(X, 2 * X),
+        ValueError,
+        r"in \[0, 1\]",
+    ),
+    "penalty_keys": (
+        lambda: losses.l2_penalty({"w": X}, 0.1, keys=["weight"]),
+        ValueError,
+        r"unknown parameter names \['weight'\]; allowed: \['w'\]",
+    ),
+    "penalty_lam": (lambda: losses.l1_penalty({"weight": X}, -1.0), ValueError, "lam must be >= 0"),
+    "elastic_ratio": (
+        lambda: losses.elastic_net_penalty({"weight": X}, 0.1, l1_ratio=2),
+        ValueError,
+        r"l1_ratio must be in \[0, 1\]",
+    ),
+    # init
+    "gain_unknown": (
+        lambda: init.calculate_gain("swish"),
+        ValueError,
+        r"unsupported nonlinearity 'swish'; allowed: \['linear'",
+    ),
+    "gain_param": (
+        lambda: init.calculate_gain("leaky_relu", "a"),
+        ValueError,
+        "not a valid number",
+    ),
+    "fans_1d": (lambda: init.fans((5,)), ValueError, "at least 2 dimensions"),
+    "kaiming_mode": (
+        lambda: init.kaiming_normal((3, 2), mode="avg", rng=rng),
+        ValueError,
+        r"mode must be one of \['fan_in', 'fan_out'\]",
+    ),
+    "kaiming_nonlinearity": (
+        lambda: init.kaiming_uniform((3, 2), nonlinearity="gelu", rng=rng),
+        ValueError,
+        "unsupported nonlinearity 'gelu'",
+    ),
+    "orthogonal_1d": (lambda: init.orthogonal((3,), rng=rng), ValueError, "at least 2 dimensions"),
+    "init_no_rng": (
+        lambda: init.xavier_uniform((3, 2)),
+        TypeError,
+        "xavier_uniform needs an explicit rng",
+    ),
+    # gradcheck
+    "numgrad_int": (
+        lambda: numerical_gradient(lambda: 0.0, np.arange(3)),
+        TypeError,
+        "floating-point",
+    ),
+    "rel_error_shapes": (lambda: rel_error(np.ones(2), np.ones(3)), ValueError, "shapes"),
+    "gradcheck_rng": (lambda: check_layer_gradients(A.ReLU(), X, rng=0), TypeError, "explicit rng"),
+    # mlp
+    "mlp_sizes": (lambda: make_mlp([3], rng=rng), ValueError, ">= 2 positive integers"),
+    "mlp_init": (
+        lambda: make_mlp([3, 2], init="he", rng=rng),
+        ValueError,
+        r"unknown init 'he'; allowed: \['default'",
+    ),
+    "mlp_activation": (
+        lambda: make_mlp([3, 4, 2], activation="swish", rng=rng),
+        ValueError,
+        "unknown activation",
+    ),
+    "mlp_dropout": (
+        lambda: make_mlp([3, 4, 2], dropout=1.0, rng=rng),
+        ValueError,
+        r"p must be in \[0, 1\)",
+    ),
+    "train_lengths": (
+        lambda: train_numpy(make_mlp([3, 2], rng=rng), None, X, Y[:3], 1, 2, rng=rng),
+        ValueError,
+        "same length, got 4 and 3",
+    ),
+    "train_val_pair": (
+        lambda: train_numpy(make_mlp([3, 2], rng=rng), None, X, Y, 1, 2, rng=rng, x_val=X),
+        ValueError,
+        "both x_val and y_val",
+    ),
+    "train_batch_size": (
+        lambda: train_numpy(make_mlp([3, 2], rng=rng), None, X, Y, 1, 0, rng=rng),
+        ValueError,
+        "batch_size >= 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_error(name):
+    call, exc, match = CASES[name]
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_eval_mode_allows_batch_of_one():
+    bn = N.BatchNorm1d(3).eval()
+    assert bn(np.ones((1, 3))).shape == (1, 3)
