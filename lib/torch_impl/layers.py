@@ -47,7 +47,8 @@ class Linear(nn.Module):
     def forward(self, x):
         if x.shape[-1] != self.in_features:
             raise ValueError(
-                f"Linear expects inputs whose last dimension is in_features={self.in_features}, "
+                f"{type(self).__name__} expects inputs whose last dimension is "
+                f"in_features={self.in_features}, "
                 f"got shape {tuple(x.shape)}"
             )
         y = x @ self.weight.T
