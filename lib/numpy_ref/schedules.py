@@ -8,6 +8,11 @@ Usage, as in PyTorch: build the schedule after the optimizer (that sets each gro
 value at step 0 and records ``initial_lr``), then call ``optimizer.step()`` and ``schedule.step()``
 once per epoch (or per batch for OneCycleLR). ``last_epoch`` counts the ``step()`` calls;
 base_lr below is the group's ``initial_lr`` and e is ``last_epoch``.
+
+PyTorch computes most schedules recursively from the current lr ("chainable" forms). Where the
+closed form gives the same sequence (StepLR, MultiStepLR, ExponentialLR, LinearLR: equal to
+~1e-15 relative) it is used here, as it is easier to read; they would part ways only if something
+else rewrote ``group["lr"]`` between steps. CosineAnnealingLR keeps PyTorch's recursion.
 """
 
 from __future__ import annotations
@@ -296,7 +301,7 @@ class OneCycleLR(LRScheduler):
 class SequentialLR(LRScheduler):
     """Run ``schedulers[i]`` from ``milestones[i − 1]`` on (e.g. LinearLR warm-up, then cosine).
 
-    At each milestone the next scheduler restarts from its own step 0, as in PyTorch.
+    Each scheduler counts its own steps from 0, starting at its milestone, as in PyTorch.
     """
 
     def __init__(self, optimizer, schedulers, milestones):
@@ -321,7 +326,7 @@ class SequentialLR(LRScheduler):
         self.optimizer, self.schedulers, self.milestones = optimizer, list(schedulers), milestones
         for group in optimizer.param_groups:  # undo what the schedulers' constructors did
             group["lr"] = group["initial_lr"]
-        for scheduler in self.schedulers:
+        for scheduler in self.schedulers:  # none has started yet
             scheduler.last_epoch = -1
         self.last_epoch = 0
         self.schedulers[0].step()
@@ -330,7 +335,5 @@ class SequentialLR(LRScheduler):
     def step(self) -> None:
         self.last_epoch += 1
         scheduler = self.schedulers[bisect_right(self.milestones, self.last_epoch)]
-        if self.last_epoch in self.milestones:
-            scheduler.last_epoch = -1  # restart it: this step is its step 0
-        scheduler.step()
+        scheduler.step()  # at its milestone a scheduler is still at last_epoch = -1: it starts at 0
         self._last_lr = scheduler.get_last_lr()
