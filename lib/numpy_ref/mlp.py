@@ -131,30 +131,31 @@ def train_numpy(
         "val_acc": [],
         "diverged_at": None,
     }
-    step = 0
     model.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            loss, dout = loss_fn(model(x[idx]), y[idx])
-            if penalty is not None:
-                value, penalty_grads = penalty(model.params)
-                loss += value
-            history["loss"].append(loss)
-            if not np.isfinite(loss):
-                history["diverged_at"] = step
-                return history
-            model.backward(dout)
-            grads = model.grads
-            if penalty is not None:
-                for name, g in penalty_grads.items():
-                    grads[name] += g
-            optimizer.step(grads)
-            step += 1
-        for split, (xs, ys) in (("train", (x, y)), ("val", (x_val, y_val))):
-            if xs is not None:
-                split_loss, split_acc = _evaluate(model, xs, ys, loss_fn, batch_size)
-                history[f"{split}_loss"].append(split_loss)
-                history[f"{split}_acc"].append(split_acc)
+    step = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is recorded, not warned about
+        for _ in range(epochs):
+            order = rng.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                idx = order[start : start + batch_size]
+                loss, dout = loss_fn(model(x[idx]), y[idx])
+                if penalty is not None:
+                    value, penalty_grads = penalty(model.params)
+                    loss += value
+                history["loss"].append(loss)
+                if not np.isfinite(loss):
+                    history["diverged_at"] = step
+                    return history
+                model.backward(dout)
+                grads = model.grads
+                if penalty is not None:
+                    for name, g in penalty_grads.items():
+                        grads[name] += g
+                optimizer.step(grads)
+                step += 1
+            for split, (xs, ys) in (("train", (x, y)), ("val", (x_val, y_val))):
+                if xs is not None:
+                    split_loss, split_acc = _evaluate(model, xs, ys, loss_fn, batch_size)
+                    history[f"{split}_loss"].append(split_loss)
+                    history[f"{split}_acc"].append(split_acc)
     return history
