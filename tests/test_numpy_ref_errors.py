@@ -121,6 +121,11 @@ CASES = {
         ValueError,
         r"num_channels \(6\) must be divisible by num_groups \(4\)",
     ),
+    "groupnorm_ndim": (
+        lambda: N.GroupNorm(2, 4)(np.ones(4)),
+        ValueError,
+        "expected 2D or more input, got 1D",
+    ),
     "layernorm_shape": (
         lambda: N.LayerNorm((2, 3))(X),
         ValueError,
@@ -240,6 +245,10 @@ def test_error(name):
     call, exc, match = CASES[name]
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_numpy_float_probability_is_accepted():
+    assert L.Dropout(np.float32(0.25), rng=rng).p == 0.25
 
 
 def test_eval_mode_allows_batch_of_one():

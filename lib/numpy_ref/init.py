@@ -13,6 +13,8 @@ import numpy as np
 from lib.numpy_ref.module import check_rng
 
 __all__ = [
+    "MODES",
+    "NONLINEARITIES",
     "calculate_gain",
     "constant",
     "fans",

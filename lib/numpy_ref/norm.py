@@ -56,10 +56,12 @@ class _ChannelNorm(Module):
             self.add_param("weight", np.ones(num_features))
             self.add_param("bias", np.zeros(num_features))
 
-    def _check_input(self, x, ndims):
+    def _check_input(self, x, ndims=None):
+        """x as a float array of shape (N, C, *) with C = num_features and ndim in ``ndims``
+        (None: any ndim >= 2)."""
         x = as_float_array(x, type(self).__name__)
-        if x.ndim not in ndims:
-            allowed = " or ".join(f"{d}D" for d in ndims)
+        if x.ndim < 2 or (ndims is not None and x.ndim not in ndims):
+            allowed = "2D or more" if ndims is None else " or ".join(f"{d}D" for d in ndims)
             raise ValueError(
                 f"{type(self).__name__} expected {allowed} input, "
                 f"got {x.ndim}D input of shape {x.shape}"
@@ -250,7 +252,7 @@ class GroupNorm(_ChannelNorm):
         self.num_groups = num_groups
 
     def forward(self, x):
-        x = self._check_input(x, tuple(range(2, 9)))
+        x = self._check_input(x)
         xg = x.reshape(x.shape[0], self.num_groups, -1)
         xhat_g, _, _, inv_std = _normalize(xg, (2,), self.eps)
         xhat = xhat_g.reshape(x.shape)
