@@ -1,0 +1,730 @@
+"""Plain functions behind chapter 03 (optimizers): runs on 2-D surfaces, figures, experiments.
+
+Every figure function returns a `matplotlib.figure.Figure` and has defaults for all its
+parameters (the widgets in the chapter are thin wrappers made with `lib.widgets`). The 2-D runs
+use the NumPy optimizers of `lib.numpy_ref.optim`; the real-data runs use `lib.train.fit`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from lib import plots, widgets
+from lib.numpy_ref import schedules as sched
+from lib.numpy_ref.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    RMSprop,
+    TextbookMomentum,
+    clip_grad_norm,
+)
+from lib.surfaces import Saddle, Surface, get_surface
+
+__all__ = [
+    "OPTIMIZERS",
+    "RACE_OPTIMIZERS",
+    "RACE_DEFAULTS",
+    "make_optimizer",
+    "run_optimizer",
+    "race_figure",
+    "measured_rate",
+    "momentum_rates",
+    "rates_figure",
+    "momentum_forms_with_lr_drop",
+    "effective_lr_trace",
+    "effective_lr_figure",
+    "ema_trace",
+    "ema_figure",
+    "first_step_sizes",
+    "eps_figure",
+    "positive_definite_fraction",
+    "saddle_escape",
+    "saddle_figure",
+    "LeastSquares2D",
+    "minibatch_walk",
+    "gradient_noise",
+    "drunkard_figure",
+    "SCHEDULES",
+    "make_schedule",
+    "schedule_lrs",
+    "schedule_figure",
+    "fashion_subset",
+    "make_mlp",
+    "TORCH_OPTIMIZERS",
+    "train_runs",
+]
+
+# ----------------------------------------------------------------------------- 2-D optimizer runs
+
+# name -> (NumPy optimizer class, hyper-parameters that define the variant)
+OPTIMIZERS = {
+    "SGD": (SGD, {}),
+    "Momentum": (SGD, {"momentum": 0.9}),
+    "Momentum (textbook form)": (TextbookMomentum, {"momentum": 0.9}),
+    "Nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
+    "Adagrad": (Adagrad, {}),
+    "RMSprop": (RMSprop, {}),
+    "Adam": (Adam, {}),
+    "AdamW": (AdamW, {}),
+}
+RACE_OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
+SGD_FAMILY = ("SGD", "Momentum", "Momentum (textbook form)", "Nesterov")
+DIVERGED = 1e6  # a run whose |x| or |y| exceeds this has diverged
+
+# per surface: learning rate of the SGD family, of the adaptive family, number of steps
+RACE_DEFAULTS = {
+    "quadratic": dict(lr=0.025, adaptive_lr=0.3, steps=100),
+    "rosenbrock": dict(lr=1e-3, adaptive_lr=0.1, steps=300),
+    "saddle": dict(lr=0.1, adaptive_lr=0.05, steps=80),
+    "multiple_minima": dict(lr=0.01, adaptive_lr=0.3, steps=100),
+}
+
+
+def make_optimizer(name: str, params: dict, lr: float, **hyper):
+    """The NumPy optimizer called ``name`` (a key of ``OPTIMIZERS``) over ``params``.
+
+    ``hyper`` overrides the variant's hyper-parameters (e.g. momentum=0.5, betas=(0.8, 0.99)).
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
+    cls, variant = OPTIMIZERS[name]
+    return cls(params, lr=lr, **{**variant, **hyper})
+
+
+def run_optimizer(
+    surface: Surface,
+    name: str,
+    lr: float,
+    steps: int = 100,
+    start=None,
+    grad_noise: float = 0.0,
+    seed: int = 0,
+    clip_norm: float | None = None,
+    **hyper,
+) -> dict:
+    """Run optimizer ``name`` on a 2-D surface for ``steps`` steps.
+
+    grad_noise: std of Gaussian noise added to each gradient (a stand-in for mini-batch noise);
+    clip_norm: clip each gradient to this norm first. Returns {"xy": (T + 1, 2) positions,
+    "loss": (T + 1,) values, "diverged_at": the step where |x| or |y| passed 1e6 (the run stops
+    there), or None}.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    xy = np.array(surface.start if start is None else start, dtype=np.float64)
+    params = {"xy": xy}
+    opt = make_optimizer(name, params, lr, **hyper)
+    rng = np.random.default_rng(seed)
+    path, diverged_at = [xy.copy()], None
+    for t in range(1, steps + 1):
+        g = surface.grad(xy)
+        if grad_noise:
+            g = g + grad_noise * rng.standard_normal(2)
+        grads = {"xy": g}
+        if clip_norm is not None:
+            clip_grad_norm(grads, clip_norm)
+        opt.step(grads)
+        if not np.all(np.abs(xy) < DIVERGED):  # also catches NaN
+            diverged_at = t
+            break
+        path.append(xy.copy())
+    path = np.array(path)
+    return {"xy": path, "loss": surface.f(path), "diverged_at": diverged_at}
+
+
+def _surface_f(surface):
+    return lambda xx, yy: surface.f(np.stack([xx, yy], axis=-1))
+
+
+def _draw_race(surface, runs, ax_path, ax_loss):
+    plots.contour_trajectories(
+        _surface_f(surface),
+        {},
+        surface.xlim,
+        surface.ylim,
+        log_levels=surface.log_scale,
+        ax=ax_path,
+        resolution=120,
+    )
+    for m in surface.minima:
+        ax_path.plot(*m, "P", color="black", markersize=9, zorder=3)
+    tops = []
+    for i, (name, run) in enumerate(runs.items()):
+        color = plots.COLORS[i % len(plots.COLORS)]
+        label = (
+            name
+            if run["diverged_at"] is None
+            else f"{name} (diverged at step {run['diverged_at']})"
+        )
+        xy = run["xy"]
+        ax_path.plot(xy[:, 0], xy[:, 1], "-", marker=".", markersize=3, color=color, lw=1.4)
+        ax_path.plot(*xy[-1], "*", color=color, markersize=11)
+        gap = np.maximum(run["loss"] - surface.f_min, 1e-16)
+        ax_loss.plot(np.arange(len(gap)), gap, color=color, label=label)
+        tops.append(gap[0])
+    ax_path.plot(*surface.start, "o", color="black", markersize=6)
+    ax_path.set_xlim(surface.xlim)
+    ax_path.set_ylim(surface.ylim)
+    ax_path.set_xlabel("x")
+    ax_path.set_ylabel("y")
+    ax_loss.set_yscale("log")
+    if tops:  # diverging runs leave the plot at the top instead of squashing the others
+        ax_loss.set_ylim(top=10 * max(tops))
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("f − f_min (log scale)")
+
+
+@widgets.register_widget
+def race_figure(
+    surface: str = "quadratic",
+    optimizers=RACE_OPTIMIZERS,
+    lr: float = 0.025,
+    adaptive_lr: float = 0.3,
+    momentum: float = 0.9,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    steps: int = 100,
+    condition_number: float = 50.0,
+    angle: float = 0.0,
+):
+    """Optimizer race on a 2-D surface: paths on the contours (left) and f − f_min per step (right).
+
+    lr drives SGD, Momentum and Nesterov; adaptive_lr drives Adagrad, RMSprop, Adam and AdamW
+    (their step is about lr in parameter units, so the two families need different values).
+    momentum: Momentum and Nesterov; (beta1, beta2): Adam and AdamW. condition_number and angle
+    (rotation of the valley, degrees): quadratic only.
+    """
+    quadratic = {"condition_number": condition_number, "angle": angle}
+    kwargs = quadratic if surface == "quadratic" else {}
+    s = get_surface(surface, **kwargs)
+    runs = {}
+    for name in optimizers:
+        if name in SGD_FAMILY:
+            hyper = {} if name == "SGD" else {"momentum": momentum}
+            runs[name] = run_optimizer(s, name, lr, steps, **hyper)
+        elif name in ("Adam", "AdamW"):
+            runs[name] = run_optimizer(s, name, adaptive_lr, steps, betas=(beta1, beta2))
+        else:
+            runs[name] = run_optimizer(s, name, adaptive_lr, steps)
+    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.2))
+    _draw_race(s, runs, ax_path, ax_loss)
+    ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
+    ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
+    if runs:
+        ax_loss.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+# ----------------------------------------------------------------------------- momentum
+
+
+def measured_rate(errors, floor=1e-12) -> float:
+    """Per-step contraction over the second half of a run: (e_T / e_{T/2})^(1/(T − T/2)).
+
+    The run is cut where the error first falls below floor·e_0 (beyond, rounding takes over).
+    """
+    e = np.asarray(errors, dtype=float)
+    small = np.flatnonzero(e < floor * e[0])
+    if small.size:
+        e = e[: small[0] + 1]
+    half = (len(e) - 1) // 2
+    return float((e[-1] / e[half]) ** (1 / (len(e) - 1 - half)))
+
+
+def momentum_rates(condition_numbers=(2, 5, 10, 30, 100, 300, 1000), steps=400) -> dict:
+    """Measured vs theoretical convergence rates on Quadratic(κ) with the optimal settings.
+
+    GD: lr = 2/(L + μ), rate (κ − 1)/(κ + 1). Heavy ball (SGD momentum):
+    lr = 4/(√L + √μ)², momentum = ((√κ − 1)/(√κ + 1))², rate (√κ − 1)/(√κ + 1).
+    Rates are measured on the distance to the minimum by `measured_rate`; the minimum is at
+    exactly 0, so rounding errors stay relative and the runs can go down to 1e-150 (below that,
+    squaring inside the norm underflows).
+    """
+    out = {k: [] for k in ("kappa", "gd", "gd_theory", "momentum", "momentum_theory")}
+    for kappa in condition_numbers:
+        q = get_surface("quadratic", condition_number=kappa)
+        mu, L = q.eigenvalues
+        rk = np.sqrt(kappa)
+        gd = run_optimizer(q, "SGD", 2 / (L + mu), steps)
+        hb = run_optimizer(
+            q,
+            "Momentum",
+            4 / (np.sqrt(L) + np.sqrt(mu)) ** 2,
+            steps,
+            momentum=((rk - 1) / (rk + 1)) ** 2,
+        )
+        out["kappa"].append(kappa)
+        out["gd"].append(measured_rate(np.linalg.norm(gd["xy"], axis=1), floor=1e-150))
+        out["gd_theory"].append((kappa - 1) / (kappa + 1))
+        out["momentum"].append(measured_rate(np.linalg.norm(hb["xy"], axis=1), floor=1e-150))
+        out["momentum_theory"].append((rk - 1) / (rk + 1))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def rates_figure(rates: dict):
+    """1 − rate vs κ on log-log axes: measured points on the theoretical lines 2/(κ+1), 2/(√κ+1)."""
+    fig, ax = plots.new_figure(size=(6, 4))
+    k = rates["kappa"]
+    ax.loglog(
+        k, 1 - rates["gd_theory"], "-", color=plots.COLORS[0], label="GD theory: 1 − (κ−1)/(κ+1)"
+    )
+    ax.loglog(k, 1 - rates["gd"], "o", color=plots.COLORS[0], label="GD measured")
+    ax.loglog(
+        k,
+        1 - rates["momentum_theory"],
+        "-",
+        color=plots.COLORS[1],
+        label="momentum theory: 1 − (√κ−1)/(√κ+1)",
+    )
+    ax.loglog(k, 1 - rates["momentum"], "s", color=plots.COLORS[1], label="momentum measured")
+    ax.set_xlabel("condition number κ")
+    ax.set_ylabel("1 − rate  (error shrinks by this\nfraction per step; higher is faster)")
+    ax.legend(fontsize=9)
+    return fig
+
+
+def momentum_forms_with_lr_drop(
+    surface: Surface, lr: float, momentum: float, steps: int, drop_at: int, factor: float = 0.1
+) -> dict:
+    """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` at ``drop_at``.
+
+    Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths. Until the drop they coincide.
+    """
+    paths = {}
+    for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)")):
+        xy = np.array(surface.start, dtype=np.float64)
+        opt = make_optimizer(name, {"xy": xy}, lr, momentum=momentum)
+        path = [xy.copy()]
+        for t in range(steps):
+            if t == drop_at:
+                opt.param_groups[0]["lr"] = lr * factor
+            opt.step({"xy": surface.grad(xy)})
+            path.append(xy.copy())
+        paths[key] = np.array(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- Adagrad / RMSprop
+
+
+def effective_lr_trace(gradients, optimizers: dict) -> dict:
+    """Feed one parameter the gradient sequence ``gradients``; return each optimizer's
+    effective learning rate |Δθ_t| / |g_t| per step.
+
+    optimizers: {label: (name in OPTIMIZERS, hyper-parameters incl. lr)}.
+    """
+    gradients = np.asarray(gradients, dtype=np.float64)
+    out = {}
+    for label, (name, hyper) in optimizers.items():
+        theta = np.zeros(1)
+        opt = make_optimizer(name, {"w": theta}, **hyper)
+        eff = []
+        for g in gradients:
+            before = theta[0]
+            opt.step({"w": np.array([g])})
+            eff.append(abs(theta[0] - before) / abs(g))
+        out[label] = np.array(eff)
+    return out
+
+
+def effective_lr_figure(gradients, traces: dict):
+    """The gradient magnitude (top) and each optimizer's effective lr (bottom), log scales."""
+    fig, (ax_g, ax_lr) = plots.new_figure(nrows=2, size=(7, 5))
+    steps = np.arange(1, len(gradients) + 1)
+    ax_g.semilogy(steps, np.abs(gradients), color="black")
+    ax_g.set_ylabel("|gradient|")
+    for label, eff in traces.items():
+        ax_lr.semilogy(steps, eff, label=label)
+    ax_lr.set_ylabel("effective lr |Δθ| / |g|")
+    ax_lr.set_xlabel("step")
+    ax_lr.legend(fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- Adam
+
+
+def ema_trace(beta1=0.9, beta2=0.999, steps=50, mean=1.0, noise=0.5, seed=0) -> dict:
+    """Adam's moment estimates for noisy scalar gradients g_t ~ N(mean, noise²).
+
+    Returns g, m (raw), m_hat = m/(1 − β1^t), v, v_hat = v/(1 − β2^t) and the Adam direction
+    m/√v and m_hat/√v_hat (ε = 0), computed with `lib.numpy_ref.optim.Adam`'s state.
+    """
+    rng = np.random.default_rng(seed)
+    g = mean + noise * rng.standard_normal(steps)
+    theta = np.zeros(1)
+    opt = Adam({"w": theta}, lr=1e-3, betas=(beta1, beta2), eps=0.0)
+    rows = []
+    for t, gt in enumerate(g, start=1):
+        opt.step({"w": np.array([gt])})
+        m, v = opt.state["w"]["exp_avg"][0], opt.state["w"]["exp_avg_sq"][0]
+        rows.append((m, m / (1 - beta1**t), v, v / (1 - beta2**t)))
+    m, m_hat, v, v_hat = map(np.array, zip(*rows, strict=True))
+    return {
+        "g": g,
+        "m": m,
+        "m_hat": m_hat,
+        "v": v,
+        "v_hat": v_hat,
+        "direction_raw": m / np.sqrt(v),
+        "direction": m_hat / np.sqrt(v_hat),
+    }
+
+
+@widgets.register_widget
+def ema_figure(
+    beta1: float = 0.9, beta2: float = 0.999, steps: int = 50, bias_correction: bool = True
+):
+    """Left: noisy gradients, the raw EMA m_t and (optionally) the corrected m̂_t. Right: Adam's
+    step direction m/√v, raw vs corrected, in units of lr."""
+    tr = ema_trace(beta1, beta2, steps)
+    t = np.arange(1, steps + 1)
+    fig, (ax_m, ax_d) = plots.new_figure(ncols=2, size=(11, 4))
+    ax_m.plot(t, tr["g"], ".", color="grey", label="gradients g_t")
+    ax_m.axhline(1.0, color="black", lw=1, ls=":", label="true mean")
+    ax_m.plot(t, tr["m"], color=plots.COLORS[3], label=f"raw EMA m_t (β1 = {beta1:g})")
+    if bias_correction:
+        ax_m.plot(t, tr["m_hat"], color=plots.COLORS[0], label="corrected m_t / (1 − β1^t)")
+    ax_m.set_xlabel("step t")
+    ax_m.set_title("first moment")
+    ax_m.legend(fontsize=8, loc="lower right")
+    ax_d.plot(t, tr["direction_raw"], color=plots.COLORS[3], label="raw m_t / √v_t")
+    if bias_correction:
+        ax_d.plot(t, tr["direction"], color=plots.COLORS[0], label="corrected m̂_t / √v̂_t")
+    ax_d.axhline(1.0, color="black", lw=1, ls=":")
+    ax_d.set_xlabel("step t")
+    ax_d.set_ylabel("step size / lr")
+    ax_d.set_title(f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
+    ax_d.legend(fontsize=8)
+    return fig
+
+
+def first_step_sizes(grad_scales, lr=1e-3, eps=1e-8) -> dict:
+    """|first Adam step| / lr for a gradient of each size, with ε outside (PyTorch, the paper)
+    and inside the square root (the lecture-note form), from `lib.numpy_ref.optim.Adam`."""
+    out = {"scale": np.asarray(grad_scales, dtype=float), "outside": [], "inside": []}
+    for key, inside in (("outside", False), ("inside", True)):
+        for s in out["scale"]:
+            theta = np.zeros(1)
+            Adam({"w": theta}, lr=lr, eps=eps, eps_inside_sqrt=inside).step({"w": np.array([s])})
+            out[key].append(abs(theta[0]) / lr)
+        out[key] = np.array(out[key])
+    return out
+
+
+def eps_figure(sizes: dict):
+    """|first step| / lr vs |g| on log-log axes, ε outside vs inside the square root."""
+    fig, ax = plots.new_figure(size=(6, 3.8))
+    ax.loglog(sizes["scale"], sizes["outside"], label="ε outside: g / (√v̂ + ε)  (PyTorch, paper)")
+    ax.loglog(sizes["scale"], sizes["inside"], "--", label="ε inside: g / √(v̂ + ε)  (seeds)")
+    ax.set_xlabel("gradient size |g|")
+    ax.set_ylabel("first step / lr")
+    ax.legend(fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- saddle points
+
+
+def positive_definite_fraction(dims=(1, 2, 3, 4, 5, 6), samples=100_000, seed=0) -> np.ndarray:
+    """Fraction of random symmetric n×n matrices (GOE: (G + Gᵀ)/2, G i.i.d. normal) whose
+    eigenvalues are all positive, i.e. of random 'critical points' that are minima."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in dims:
+        g = rng.standard_normal((samples, n, n))
+        eig = np.linalg.eigvalsh((g + np.swapaxes(g, 1, 2)) / 2)
+        out.append(np.mean(np.all(eig > 0, axis=1)))
+    return np.array(out)
+
+
+def saddle_escape(steps=60, lr=0.1, momentum=0.9, noise=0.05, seed=0) -> dict:
+    """Runs on `Saddle` from (−2, 0), exactly on the ridge, and from (−2, 1e-3), just off it."""
+    s = Saddle()
+    ridge, off = np.array([-2.0, 0.0]), s.start
+    return {
+        "GD on the ridge": run_optimizer(s, "SGD", lr, steps, start=ridge),
+        "GD, y₀ = 1e-3": run_optimizer(s, "SGD", lr, steps, start=off),
+        f"GD + noise σ = {noise:g} on the ridge": run_optimizer(
+            s, "SGD", lr, steps, start=ridge, grad_noise=noise, seed=seed
+        ),
+        f"momentum {momentum:g}, y₀ = 1e-3": run_optimizer(
+            s, "Momentum", lr, steps, start=off, momentum=momentum
+        ),
+    }
+
+
+def saddle_figure(runs: dict):
+    """Paths on the saddle surface (left) and f − f_min per step (right)."""
+    s = Saddle()
+    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.2))
+    _draw_race(s, runs, ax_path, ax_loss)
+    ax_path.plot(0, 0, "X", color="red", markersize=10)
+    ax_path.set_title("saddle at ✖, minima at ✚")
+    ax_loss.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+# ----------------------------------------------------------------------------- mini-batch noise
+
+
+class LeastSquares2D(Surface):
+    """Linear regression y ≈ w·x + b on n noisy points: f(w, b) = mean((w x + b − y)²) / 2.
+
+    ``grad(xy)`` is the full-batch gradient; ``batch_grad(xy, idx)`` the mini-batch one.
+    """
+
+    name = "least_squares"
+    start = np.array([-2.0, 3.0])
+    xlim = (-3.0, 5.0)
+    ylim = (-2.0, 4.0)
+
+    def __init__(self, n=500, w=2.0, b=1.0, noise=1.0, seed=0):
+        rng = np.random.default_rng(seed)
+        self.x = rng.uniform(-1.5, 1.5, n)
+        self.y = w * self.x + b + noise * rng.standard_normal(n)
+        self.X = np.stack([self.x, np.ones(n)], axis=1)
+
+    def f(self, xy):
+        xy = np.asarray(xy, dtype=float)
+        residual = xy @ self.X.T - self.y  # (..., n)
+        return 0.5 * np.mean(residual**2, axis=-1)
+
+    def batch_grad(self, xy, idx):
+        r = self.X[idx] @ xy - self.y[idx]
+        return self.X[idx].T @ r / len(idx)
+
+    def grad(self, xy):
+        xy = np.asarray(xy, dtype=float)
+        return (xy @ self.X.T - self.y) @ self.X / len(self.y)
+
+    def hessian(self, xy):
+        return self.X.T @ self.X / len(self.y)
+
+    @property
+    def minima(self):
+        return np.linalg.lstsq(self.X, self.y, rcond=None)[0][None, :]
+
+
+def minibatch_walk(problem: LeastSquares2D, batch_size: int, lr=0.3, steps=200, seed=0) -> dict:
+    """Plain SGD with mini-batches of ``batch_size`` (drawn with replacement) on ``problem``."""
+    rng = np.random.default_rng(seed)
+    xy = problem.start.copy()
+    opt = SGD({"xy": xy}, lr=lr)
+    path = [xy.copy()]
+    for _ in range(steps):
+        idx = rng.integers(0, len(problem.y), batch_size)
+        opt.step({"xy": problem.batch_grad(xy, idx)})
+        path.append(xy.copy())
+    path = np.array(path)
+    return {"xy": path, "loss": problem.f(path), "diverged_at": None}
+
+
+def gradient_noise(
+    problem: LeastSquares2D, batch_sizes=(1, 4, 16, 64, 256), draws=2000, point=None, seed=0
+) -> dict:
+    """E‖g_B − g‖² of mini-batch gradients (sampled with replacement) at ``point``, measured over
+    ``draws`` batches, and its prediction tr(Σ)/B (Σ: covariance of the per-example gradients)."""
+    rng = np.random.default_rng(seed)
+    xy = problem.start if point is None else np.asarray(point, dtype=float)
+    per_example = problem.X * (problem.X @ xy - problem.y)[:, None]  # (n, 2)
+    full = per_example.mean(axis=0)
+    trace_sigma = np.sum(per_example.var(axis=0))
+    measured = []
+    for b in batch_sizes:
+        idx = rng.integers(0, len(problem.y), (draws, b))
+        gb = per_example[idx].mean(axis=1)
+        measured.append(np.mean(np.sum((gb - full) ** 2, axis=1)))
+    return {
+        "batch_size": np.array(batch_sizes),
+        "measured": np.array(measured),
+        "predicted": trace_sigma / np.array(batch_sizes, dtype=float),
+    }
+
+
+def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
+    """Mini-batch SGD paths (left), loss per step (middle), gradient noise vs B (right)."""
+    fig, (ax_path, ax_loss, ax_var) = plots.new_figure(ncols=3, size=(14, 4.2))
+    _draw_race(problem, walks, ax_path, ax_loss)
+    ax_path.set_xlabel("w")
+    ax_path.set_ylabel("b")
+    ax_path.set_title("mini-batch SGD paths")
+    ax_loss.legend(fontsize=8, loc="upper right")
+    ax_var.loglog(noise["batch_size"], noise["predicted"], "-", color="black", label="tr(Σ) / B")
+    ax_var.loglog(noise["batch_size"], noise["measured"], "o", label="measured")
+    ax_var.set_xlabel("batch size B")
+    ax_var.set_ylabel("E‖g_B − g‖²")
+    ax_var.set_title("gradient noise")
+    ax_var.legend(fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- schedules
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "one_cycle")
+
+
+def make_schedule(name: str, optimizer, epochs: int, steps_per_epoch: int):
+    """(scheduler, interval) for the `lib.train.LRScheduler` callback; the lr of ``optimizer`` is
+    the peak/base lr. step: ÷10 at 1/2 and 3/4 of training (per epoch); exponential: ×0.98 per
+    epoch; cosine: to 0 over all steps; warmup_cosine: linear warm-up over the first 10% of the
+    steps from lr/10, then cosine; one_cycle: OneCycleLR (30% up from lr/25, then down)."""
+    total = epochs * steps_per_epoch
+    if name == "constant":
+        return sched.LinearLR(optimizer, start_factor=1.0, total_iters=1), "epoch"
+    if name == "step":
+        milestones = sorted({max(1, epochs // 2), max(2, (3 * epochs) // 4)})
+        return sched.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), "epoch"
+    if name == "exponential":
+        return sched.ExponentialLR(optimizer, gamma=0.98), "epoch"
+    if name == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=total), "step"
+    if name == "warmup_cosine":
+        warm = max(1, total // 10)
+        parts = [
+            sched.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
+            sched.CosineAnnealingLR(optimizer, T_max=total - warm),
+        ]
+        return sched.SequentialLR(optimizer, parts, milestones=[warm]), "step"
+    if name == "one_cycle":
+        lr = optimizer.param_groups[0]["lr"]
+        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total), "step"
+    raise ValueError(f"unknown schedule {name!r}; choose one of {list(SCHEDULES)}")
+
+
+def schedule_lrs(
+    name: str, epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1, momentum: float = 0.9
+) -> np.ndarray:
+    """The lr each optimizer step would use under schedule ``name``, stepping the scheduler in
+    the same order as `lib.train.fit` with the `LRScheduler` callback (per step or per epoch)."""
+    opt = SGD({"w": np.zeros(1)}, lr=lr, momentum=momentum)
+    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
+    lrs = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            lrs.append(opt.param_groups[0]["lr"])
+            if interval == "step":
+                scheduler.step()
+        if interval == "epoch":
+            scheduler.step()
+    return np.array(lrs)
+
+
+@widgets.register_widget
+def schedule_figure(
+    schedules=SCHEDULES,
+    epochs: int = 20,
+    steps_per_epoch: int = 50,
+    lr: float = 0.1,
+    log_scale: bool = False,
+):
+    """The learning rate applied at every step under each schedule."""
+    fig, ax = plots.new_figure(size=(8, 4))
+    for name in schedules:
+        lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
+        ax.plot(np.arange(1, len(lrs) + 1), lrs, label=name)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
+    ax.set_ylabel("learning rate")
+    if schedules:
+        ax.legend(fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+def fashion_subset(n_train=6000, n_val=2000) -> dict:
+    """The first n_train / n_val images of bundled Fashion-MNIST's train / val splits, flattened
+    and standardised with the training subset's mean and std (float32 tensors)."""
+    from lib.data import load_fashion_mnist, to_float
+
+    s = load_fashion_mnist()
+    x = to_float(s.x_train[:n_train], flatten=True)
+    mean, std = float(x.mean()), float(x.std())
+    xv = to_float(s.x_val[:n_val], mean, std, flatten=True)
+    x = (x - mean) / std
+    return {
+        "x_train": torch.from_numpy(x),
+        "y_train": torch.from_numpy(s.y_train[:n_train]),
+        "x_val": torch.from_numpy(xv),
+        "y_val": torch.from_numpy(s.y_val[:n_val]),
+    }
+
+
+def make_mlp(hidden=(64,), seed=0, gain=1.0) -> nn.Sequential:
+    """784 → hidden… → 10 ReLU MLP with PyTorch's default init (weights scaled by ``gain``)."""
+    torch.manual_seed(seed)
+    layers, width = [], 784
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, 10))
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(gain)
+    return model
+
+
+# name -> (torch.optim class name, keyword arguments): "sensible" learning rates for the MLP
+TORCH_OPTIMIZERS = {
+    "SGD": ("SGD", dict(lr=0.1)),
+    "Momentum": ("SGD", dict(lr=0.02, momentum=0.9)),
+    "Nesterov": ("SGD", dict(lr=0.02, momentum=0.9, nesterov=True)),
+    "Adagrad": ("Adagrad", dict(lr=0.02)),
+    "RMSprop": ("RMSprop", dict(lr=1e-3)),
+    "Adam": ("Adam", dict(lr=1e-3)),
+    "AdamW": ("AdamW", dict(lr=1e-3, weight_decay=0.01)),
+}
+
+
+def train_runs(
+    model: nn.Module,
+    data: dict,
+    configs: dict,
+    epochs=3,
+    batch_size=64,
+    impl="torch",
+    callbacks=lambda opt: [],
+    seed=0,
+) -> dict:
+    """Train a deep copy of ``model`` with each optimizer config {label: (class name, kwargs)}.
+
+    impl: "torch" (torch.optim) or "lib" (lib.torch_impl.optim). callbacks(optimizer) returns the
+    `lib.train` callbacks of a run. Every run sees the same initial weights and the same batches.
+    Returns {label: History}.
+    """
+    from lib.data import make_loader
+    from lib.torch_impl import optim as lib_optim
+    from lib.train import fit
+
+    if impl not in ("torch", "lib"):
+        raise ValueError(f"impl must be 'torch' or 'lib', got {impl!r}")
+    source = torch.optim if impl == "torch" else lib_optim
+    val = make_loader(data["x_val"], data["y_val"], batch_size=1000, shuffle=False)
+    histories = {}
+    for label, (cls_name, kwargs) in configs.items():
+        m = copy.deepcopy(model)
+        opt = getattr(source, cls_name)(m.parameters(), **kwargs)
+        train = make_loader(data["x_train"], data["y_train"], batch_size=batch_size, seed=seed)
+        histories[label] = fit(
+            m,
+            nn.functional.cross_entropy,
+            opt,
+            train,
+            val,
+            epochs=epochs,
+            callbacks=callbacks(opt),
+            device="cpu",
+            progress=False,
+        )
+    return histories

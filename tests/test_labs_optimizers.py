@@ -1,0 +1,223 @@
+"""Fast tests of lib.labs.optimizers (chapter 03) and the chapter's exercise checkers."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from lib.exercises import optimizers as ex
+from lib.labs import optimizers as L
+from lib.surfaces import get_surface
+from lib.train import LRScheduler, fit
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These models are tiny: one thread is fastest and avoids contention on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_run_optimizer_converges_and_reports_divergence():
+    q = get_surface("quadratic", condition_number=10)
+    run = L.run_optimizer(q, "SGD", lr=0.1, steps=200)
+    assert run["xy"].shape == (201, 2) and run["loss"].shape == (201,)
+    assert run["diverged_at"] is None and run["loss"][-1] < 1e-12
+    bad = L.run_optimizer(q, "SGD", lr=0.3, steps=200)  # lr > 2/κ: unstable
+    assert bad["diverged_at"] is not None and len(bad["xy"]) == bad["diverged_at"]
+    with pytest.raises(ValueError, match="unknown optimizer.*Adam"):
+        L.run_optimizer(q, "Adamax", lr=0.1)
+
+
+def test_textbook_and_pytorch_momentum_agree_until_the_lr_changes():
+    q = get_surface("quadratic", condition_number=30)
+    a = L.run_optimizer(q, "Momentum", 0.02, 150, momentum=0.8)
+    b = L.run_optimizer(q, "Momentum (textbook form)", 0.02, 150, momentum=0.8)
+    np.testing.assert_allclose(a["xy"], b["xy"], rtol=1e-10, atol=1e-12)
+    paths = L.momentum_forms_with_lr_drop(q, 0.02, 0.8, steps=40, drop_at=20)
+    np.testing.assert_allclose(paths["pytorch"][:21], paths["textbook"][:21], atol=1e-12)
+    assert np.abs(paths["pytorch"][22] - paths["textbook"][22]).max() > 1e-3
+
+
+def test_measured_rates_match_theory():
+    r = L.momentum_rates(condition_numbers=(10, 100), steps=400)
+    np.testing.assert_allclose(r["gd"], r["gd_theory"], rtol=1e-9)
+    np.testing.assert_allclose(r["momentum"], r["momentum_theory"], rtol=0.01)
+    assert np.all(r["momentum"] < r["gd"])
+
+
+def test_adagrad_effective_lr_only_shrinks_rmsprop_recovers():
+    g = np.r_[np.full(50, 1.0), np.full(600, 0.01)]
+    tr = L.effective_lr_trace(g, {"a": ("Adagrad", dict(lr=0.1)), "r": ("RMSprop", dict(lr=0.01))})
+    assert np.all(np.diff(tr["a"]) <= 1e-15)
+    assert tr["r"][-1] > 10 * tr["r"][49]  # after the steep phase, RMSprop's lr grows back
+    assert tr["a"][-1] < 1.01 * tr["a"][49]
+
+
+def test_ema_bias_correction():
+    tr = L.ema_trace(beta1=0.9, beta2=0.999, steps=20)
+    assert tr["m_hat"][0] == pytest.approx(tr["g"][0], rel=1e-12)
+    assert tr["direction"][0] == pytest.approx(1.0, rel=1e-12)
+    assert tr["direction_raw"][0] == pytest.approx(0.1 / np.sqrt(0.001), rel=1e-12)
+
+
+def test_eps_inside_the_square_root_shrinks_small_gradients():
+    s = L.first_step_sizes([1e-6, 1e-4, 1.0], eps=1e-8)
+    np.testing.assert_allclose(s["outside"], s["scale"] / (s["scale"] + 1e-8), rtol=1e-9)
+    np.testing.assert_allclose(s["inside"], s["scale"] / np.sqrt(s["scale"] ** 2 + 1e-8), rtol=1e-9)
+    assert s["inside"][0] < 0.02 and s["outside"][0] > 0.99
+
+
+def test_positive_definite_fraction_falls_with_dimension():
+    frac = L.positive_definite_fraction(dims=(1, 2, 3, 4), samples=20_000)
+    assert frac[0] == pytest.approx(0.5, abs=0.02)
+    assert np.all(np.diff(frac) < 0) and frac[3] < 2.0**-4
+
+
+def test_saddle_escape():
+    runs = L.saddle_escape(steps=80)
+    stuck = runs["GD on the ridge"]
+    assert np.all(stuck["xy"][:, 1] == 0.0) and abs(stuck["loss"][-1]) < 1e-6
+    for name, run in runs.items():
+        if name != "GD on the ridge":
+            assert run["loss"][-1] < -0.2, name
+
+
+def test_gradient_noise_scales_as_one_over_batch_size():
+    p = L.LeastSquares2D(n=300)
+    noise = L.gradient_noise(p, batch_sizes=(1, 10, 100), draws=4000)
+    np.testing.assert_allclose(noise["measured"], noise["predicted"], rtol=0.1)
+    slope = np.polyfit(np.log(noise["batch_size"]), np.log(noise["measured"]), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=0.05)
+
+
+def test_least_squares_gradient_and_minimum():
+    p = L.LeastSquares2D(n=50)
+    xy = np.array([0.3, -0.7])
+    h = 1e-6
+    num = [(p.f(xy + h * e) - p.f(xy - h * e)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(p.grad(xy), num, rtol=1e-6)
+    np.testing.assert_allclose(p.batch_grad(xy, np.arange(50)), p.grad(xy))
+    assert np.linalg.norm(p.grad(p.minima[0])) < 1e-12
+
+
+def test_schedule_lrs_shapes_and_values():
+    lrs = {n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in L.SCHEDULES}
+    assert all(len(v) == 50 for v in lrs.values())
+    np.testing.assert_allclose(lrs["constant"], 0.1)
+    np.testing.assert_allclose(lrs["exponential"][::5], 0.1 * 0.98 ** np.arange(10))
+    assert lrs["step"][-1] == pytest.approx(1e-3)
+    assert lrs["cosine"][0] == 0.1 and lrs["cosine"][-1] < 1e-3
+    assert lrs["warmup_cosine"][0] == pytest.approx(0.01) and lrs["warmup_cosine"].max() <= 0.1
+    assert lrs["one_cycle"].max() == pytest.approx(0.1) and lrs["one_cycle"][0] == pytest.approx(
+        0.1 / 25
+    )
+    with pytest.raises(ValueError, match="unknown schedule"):
+        L.schedule_lrs("triangular")
+
+
+@pytest.mark.parametrize("name", L.SCHEDULES)
+def test_schedule_lrs_equal_the_lrs_fit_applies(name):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler, interval = L.make_schedule(name, opt, epochs=4, steps_per_epoch=3)
+    data = [(torch.randn(4, 3), torch.randint(0, 2, (4,))) for _ in range(3)]
+    h = fit(
+        model,
+        torch.nn.functional.cross_entropy,
+        opt,
+        data,
+        epochs=4,
+        callbacks=[LRScheduler(scheduler, interval=interval)],
+        device="cpu",
+        progress=False,
+    )
+    np.testing.assert_allclose(h.step_lr, L.schedule_lrs(name, 4, 3, lr=0.1), rtol=1e-12)
+
+
+def test_train_runs_lib_optimizers_reproduce_torch_optim():
+    data = {
+        k: v[:256] if k.endswith("train") else v[:100]
+        for k, v in L.fashion_subset(n_train=256, n_val=100).items()
+    }
+    model = L.make_mlp(hidden=(16,), seed=0)
+    configs = {k: L.TORCH_OPTIMIZERS[k] for k in ("Nesterov", "RMSprop", "AdamW")}
+    a = L.train_runs(model, data, configs, epochs=1, batch_size=32, impl="torch")
+    b = L.train_runs(model, data, configs, epochs=1, batch_size=32, impl="lib")
+    for k in configs:
+        assert len(a[k].step_loss) == 8
+        np.testing.assert_allclose(a[k].step_loss, b[k].step_loss, rtol=1e-5)
+    with pytest.raises(ValueError, match="impl"):
+        L.train_runs(model, data, configs, impl="jax")
+
+
+def test_figure_functions_return_figures():
+    for surface, defaults in L.RACE_DEFAULTS.items():
+        assert isinstance(
+            L.race_figure(
+                surface=surface, steps=10, lr=defaults["lr"], adaptive_lr=defaults["adaptive_lr"]
+            ),
+            Figure,
+        )
+    assert isinstance(L.race_figure(optimizers=()), Figure)
+    assert isinstance(L.ema_figure(bias_correction=False), Figure)
+    assert isinstance(L.schedule_figure(epochs=4, steps_per_epoch=3, log_scale=True), Figure)
+
+
+# ----------------------------------------------------------------------------- exercise checkers
+
+
+def rmsprop(theta, g, v, lr, alpha, eps):
+    v = alpha * v + (1 - alpha) * g**2
+    return theta - lr * g / (np.sqrt(v) + eps), v
+
+
+def rmsprop_eps_inside(theta, g, v, lr, alpha, eps):
+    v = alpha * v + (1 - alpha) * g**2
+    return theta - lr * g / np.sqrt(v + eps), v
+
+
+def adam(theta, g, m, v, t, lr, betas, eps):
+    b1, b2 = betas
+    m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+    return theta - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), m, v
+
+
+def adam_no_correction(theta, g, m, v, t, lr, betas, eps):
+    b1, b2 = betas
+    m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+    return theta - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def clip(grads, max_norm):
+    n = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g * max_norm / n for g in grads] if n > max_norm else grads
+
+
+def clip_to_unit_norm(grads, max_norm):  # the lecture notes' "divide by the norm"
+    n = np.sqrt(sum(np.sum(g**2) for g in grads))
+    return [g / n for g in grads] if n > max_norm else grads
+
+
+def not_written(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "checker, right, wrong",
+    [
+        (ex.check_rmsprop_step, rmsprop, rmsprop_eps_inside),
+        (ex.check_adam_step, adam, adam_no_correction),
+        (ex.check_clip_grad_norm, clip, clip_to_unit_norm),
+    ],
+)
+def test_checkers_accept_right_and_reject_wrong_solutions(checker, right, wrong, capsys):
+    assert checker(right) is True
+    assert "Correct" in capsys.readouterr().out
+    assert checker(wrong) is False
+    assert "Hint" in capsys.readouterr().out
+    assert checker(not_written) is False
+    assert "Not implemented yet" in capsys.readouterr().out
