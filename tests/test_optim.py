@@ -321,7 +321,8 @@ def test_step_rejects_mismatched_gradients():
     with pytest.raises(
         ValueError, match=r"'bias' has shape \(3,\) but the parameter has shape \(2,\)"
     ):
-        opt.step({"weight": np.zeros((2, 3)), "bias": np.zeros(3)})
+        opt.step({"weight": np.ones((2, 3)), "bias": np.zeros(3)})
+    np.testing.assert_array_equal(opt.params["weight"], 0.0)  # nothing was updated
 
 
 def test_params_must_be_a_dict_of_float_arrays():

@@ -103,13 +103,14 @@ class Optimizer:
                 f"grads must be a dict with exactly the parameter names {sorted(self.params)}, "
                 f"got {got}"
             )
-        for name, p in self.params.items():
-            g = np.asarray(grads[name])
-            if g.shape != p.shape:
+        for name, p in self.params.items():  # check all before updating any
+            if np.shape(grads[name]) != p.shape:
                 raise ValueError(
-                    f"gradient {name!r} has shape {g.shape} but the parameter has shape {p.shape}"
+                    f"gradient {name!r} has shape {np.shape(grads[name])} but the parameter has "
+                    f"shape {p.shape}"
                 )
-            self._update(p, g, self.state[name], self.param_groups[0])
+        for name, p in self.params.items():
+            self._update(p, np.asarray(grads[name]), self.state[name], self.param_groups[0])
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
