@@ -341,3 +341,26 @@ def test_clipping_rejects_bad_arguments():
         timpl.clip_grad_norm_(as_torch_params(random_grads(1.0), "cpu"), 1.0, norm_type=-2)
     with pytest.raises(ValueError, match="Invalid clip_value value"):
         timpl.clip_grad_value_(as_torch_params(random_grads(1.0), "cpu"), -0.5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_impl_honours_param_groups(name, device):
+    """Per-group hyper-parameters (here lr and weight_decay) work as in torch.optim."""
+    rng = np.random.default_rng(3)
+    start = [rng.normal(size=(4, 3)), rng.normal(size=4)]
+    runs = []
+    for module in (timpl, torch.optim):
+        tensors = [torch.tensor(v, device=device, requires_grad=True) for v in start]
+        groups = [
+            {"params": [tensors[0]]},
+            {"params": [tensors[1]], "lr": 0.001, "weight_decay": 0.5},
+        ]
+        opt = getattr(module, name)(groups, lr=0.03)
+        grad_rng = np.random.default_rng(4)
+        for _ in range(50):
+            for t in tensors:
+                t.grad = torch.tensor(grad_rng.normal(size=t.shape), device=device)
+            opt.step()
+        runs.append([t.detach().cpu().numpy() for t in tensors])
+    for ours_t, ref_t in zip(*runs, strict=True):
+        np.testing.assert_allclose(ours_t, ref_t, rtol=RTOL, atol=ATOL)
