@@ -55,13 +55,15 @@ def _numpy_stepper(name, kwargs, rng):
 
 
 def time_steps(steppers: dict, steps=10, repeats=7, warmup=3) -> dict[str, float]:
-    """Median seconds per step of each stepper, timed in interleaved rounds."""
+    """Median seconds per step of each stepper, timed in interleaved rounds (order rotated)."""
     for step in steppers.values():
         for _ in range(warmup):
             step()
-    samples = {name: [] for name in steppers}
-    for _ in range(repeats):
-        for name, step in steppers.items():
+    names = list(steppers)
+    samples = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            step = steppers[name]
             start = time.perf_counter()
             for _ in range(steps):
                 step()
