@@ -92,7 +92,6 @@ class TrainState:
     has_val: bool
     epoch: int = 0  # the current epoch (1-based)
     step: int = 0  # optimizer steps taken so far
-    loss: torch.Tensor | None = None  # the current batch's loss
     stop: bool = False
 
 
@@ -395,7 +394,6 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
             x, y = _to(batch, dev)
             outputs = model(x)
             loss = loss_fn(outputs, y)
-            state.loss = loss
             history.step_lr.append(optimizer.param_groups[0]["lr"])
             history.step_loss.append(loss.item())
             if not math.isfinite(history.step_loss[-1]):
