@@ -26,8 +26,10 @@ lab: venv
 	$(BIN)/python -m jupyter lab --notebook-dir=chapters --ip=$(HOST) --port=$(PORT) \
 		$(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# One BLAS/OpenMP thread per process: deterministic, and immune to the slow-down of spinning
+# threads when the tests share a small machine.
 test: venv
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest
 
 bench: venv
 	$(BIN)/python benchmarks/chapters.py

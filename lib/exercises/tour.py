@@ -1,0 +1,52 @@
+"""Checker for the Tour's exercise: class probabilities of a whole batch in one pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.numpy_ref.activations import ReLU
+from lib.numpy_ref.layers import Linear
+from lib.numpy_ref.losses import softmax
+from lib.numpy_ref.module import Sequential
+
+CASES = (([5, 7, 3], 4), ([6, 9, 8, 2], 1), ([3, 4], 11))
+
+
+def _reference_mlp(sizes, rng) -> Sequential:
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(Linear(n_in, n_out, rng=rng))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(*layers)
+
+
+def check_batched_probabilities(predict_proba, seed=0) -> None:
+    """Check predict_proba(x, weights, biases) -> (B, C) class probabilities of a ReLU MLP:
+    h ← ReLU(h Wᵀ + b) for every layer but the last, then p = softmax(h Wᵀ + b) per row,
+    computed for the whole batch at once and without overflow for large scores."""
+    rng = np.random.default_rng(seed)
+    for sizes, batch in CASES:
+        net = _reference_mlp(sizes, rng)
+        weights = [layer.params["weight"].copy() for layer in net.layers if "weight" in layer.params]
+        biases = [layer.params["bias"].copy() for layer in net.layers if "bias" in layer.params]
+        x = rng.standard_normal((batch, sizes[0]))
+        expected = softmax(net(x), axis=1)
+        got = np.asarray(predict_proba(x, weights, biases))
+        if got.shape != expected.shape:
+            raise AssertionError(f"for sizes {sizes} and a batch of {batch} the result should have "
+                                 f"shape {expected.shape} = (batch, classes), got {got.shape}")
+        if not np.allclose(got.sum(axis=1), 1.0):
+            raise AssertionError("each row must sum to 1: apply the softmax over the classes "
+                                 "(axis=1), not over the batch")
+        if not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
+            raise AssertionError(f"wrong probabilities for sizes {sizes} (max abs error "
+                                 f"{np.abs(got - expected).max():.3g}); is there a ReLU after the "
+                                 "last Linear layer? (there should not be)")
+    big = [np.eye(3) * 1000.0], [np.zeros(3)]
+    with np.errstate(all="ignore"):
+        got = np.asarray(predict_proba(np.eye(3), *big))
+    if not np.all(np.isfinite(got)) or not np.allclose(got, np.eye(3)):
+        raise AssertionError("scores of 1000 give inf/nan: subtract each row's maximum before "
+                             "exp (softmax(z) = softmax(z - max z))")
+    print("check_batched_probabilities: all checks passed")
