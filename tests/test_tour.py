@@ -1,0 +1,62 @@
+"""The Tour's lab function and exercise checker."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lib.exercises.tour import check_batched_probabilities
+from lib.labs.tour import decision_boundary_demo, train_toy_mlp
+
+
+def _logits(x, weights, biases, relu_last=False):
+    h = x
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        h = h @ w.T + b
+        if relu_last or layer < len(weights) - 1:
+            h = np.maximum(h, 0)
+    return h
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_checker_accepts_a_correct_solution(capsys):
+    check_batched_probabilities(lambda x, w, b: _softmax(_logits(x, w, b)))
+    assert "all checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda x, w, b: _softmax(_logits(x, w, b, relu_last=True)), "ReLU after the last"),
+        (lambda x, w, b: np.exp(_logits(x, w, b)) / np.exp(_logits(x, w, b)).sum(1, keepdims=True),
+         "subtract each row's maximum"),
+        (lambda x, w, b: _softmax(_logits(x, w, b).T).T, "shape|sum to 1|wrong"),
+        (lambda x, w, b: _logits(x, w, b), "sum to 1"),
+    ],
+)
+def test_checker_rejects_wrong_solutions(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_batched_probabilities(wrong)
+
+
+def test_toy_training_is_deterministic_and_learns():
+    train_toy_mlp.cache_clear()
+    model_a, x, y, history_a = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
+    train_toy_mlp.cache_clear()
+    model_b, _, _, history_b = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
+    assert history_a["loss"] == history_b["loss"]
+    assert history_a["train_acc"][-1] > 0.95
+    assert history_a["loss"][-1] < history_a["loss"][0] / 5
+
+
+def test_unknown_dataset_is_a_clear_error():
+    with pytest.raises(ValueError, match="allowed: .*moons"):
+        train_toy_mlp("banana")
+
+
+def test_demo_returns_a_figure_with_two_panels():
+    fig = decision_boundary_demo(dataset="xor", hidden=4, epochs=20)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
