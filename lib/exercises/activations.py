@@ -1,0 +1,182 @@
+"""Checkers for the exercises of chapter 01 (activation functions).
+
+Each ``check_xxx(your_functions)`` runs your code on test inputs, prints what is right or wrong
+(with a hint for the usual mistakes) and returns True only if everything passes. A function that
+still raises ``NotImplementedError`` is reported as not done yet, not as an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.numpy_ref.activations import ELU
+from lib.numpy_ref.gradcheck import numerical_gradient, rel_error
+
+__all__ = ["check_leaky_relu", "check_elu_backward", "check_count_dead"]
+
+TOL = 1e-7  # relative error allowed in gradient checks (float64, inputs kept away from the kink)
+
+
+class _NotDone(Exception):
+    """Raised by `_call` to stop a check quietly when the reader's function is not written yet."""
+
+
+def _call(fn, *args):
+    """fn(*args) as a float64 array; NotImplementedError -> _NotDone (other errors propagate)."""
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        raise _NotDone from None
+    return np.asarray(out, dtype=np.float64)
+
+
+def _fail(message: str) -> bool:
+    print(f"✗ {message}")
+    return False
+
+
+def _inputs(rng, shape=(6, 5), margin=0.1):
+    """Random N(0, 1) inputs of both signs kept at least `margin` away from the kink at 0."""
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < margin, np.sign(x + 1e-12) * margin, x) + 0.0
+
+
+def _checked(check):
+    """Run a checker body; turn _NotDone into the 'not implemented yet' message."""
+    def wrapper(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except _NotDone:
+            print("… not implemented yet: fill in the function(s) above, then run this cell again.")
+            return False
+    wrapper.__name__, wrapper.__doc__ = check.__name__, check.__doc__
+    return wrapper
+
+
+@_checked
+def check_leaky_relu(forward_fn, backward_fn) -> bool:
+    """Exercise: ``forward_fn(x, negative_slope) -> y`` and ``backward_fn(dout, x, negative_slope)
+    -> dx`` for Leaky ReLU, y = x if x > 0 else negative_slope·x. The forward is compared with the
+    reference for two slopes; the backward is gradient-checked against centred differences of
+    your forward with a random upstream gradient dout."""
+    rng = np.random.default_rng(0)
+    x = _inputs(rng)
+    pos, neg = x > 0, x < 0
+    for slope in (0.01, 0.2):
+        x_before = x.copy()
+        y = _call(forward_fn, x, slope)
+        if not np.array_equal(x, x_before):
+            return _fail("forward changed its input x in place; compute a new array instead.")
+        if y.shape != x.shape:
+            return _fail(f"forward returned shape {y.shape} for an input of shape {x.shape}.")
+        if not np.allclose(y[pos], x[pos]):
+            return _fail("forward: for x > 0 Leaky ReLU returns x itself.")
+        if not np.allclose(y[neg], slope * x[neg]):
+            if np.allclose(y[neg], 0):
+                return _fail("forward returns 0 for x < 0: that is ReLU. Leaky ReLU returns "
+                             "negative_slope · x there.")
+            if slope == 0.2 and np.allclose(y[neg], 0.01 * x[neg]):
+                return _fail("forward ignores its negative_slope argument (it always uses 0.01).")
+            return _fail(f"forward: for x < 0 expected negative_slope · x (negative_slope = "
+                         f"{slope}), e.g. {slope * x[neg][0]:.4f} at x = {x[neg][0]:.4f}, "
+                         f"got {y[neg][0]:.4f}.")
+    for slope in (0.01, 0.2):
+        dout = rng.standard_normal(x.shape)
+        dx = _call(backward_fn, dout, x, slope)
+        if dx.shape != x.shape:
+            return _fail(f"backward returned shape {dx.shape}; it must match x, {x.shape}.")
+        derivative = np.where(pos, 1.0, slope)
+        if np.allclose(dx, derivative) and not np.allclose(dout, 1):
+            return _fail("backward returns f′(x) alone; by the chain rule it must return "
+                         "dout · f′(x).")
+        if np.allclose(dx, dout):
+            return _fail("backward returns dout unchanged: multiply it by f′(x).")
+        if np.allclose(dx[neg], 0):
+            return _fail("backward passes no gradient for x < 0: that is ReLU's derivative. "
+                         "Leaky ReLU's is negative_slope there.")
+        xc = x.copy()
+        numeric = numerical_gradient(lambda xc=xc, s=slope, d=dout: float(
+            (_call(forward_fn, xc, s) * d).sum()), xc)
+        err = rel_error(dx, numeric)
+        if err > TOL:
+            return _fail(f"gradient check failed for negative_slope = {slope}: relative error "
+                         f"{err:.1e} between your backward and the numerical gradient (should "
+                         f"be < {TOL:.0e}).")
+    print("✓ Leaky ReLU forward and backward are correct (gradient check passed for two slopes).")
+    return True
+
+
+@_checked
+def check_elu_backward(backward_fn) -> bool:
+    """Exercise: ``backward_fn(dout, out, alpha) -> dx`` for ELU using only its OUTPUT
+    out = ELU(x) (x itself is not given): f′ = 1 where out > 0, else α·eˣ = out + α."""
+    rng = np.random.default_rng(1)
+    x = _inputs(rng)
+    for alpha in (1.0, 0.5):
+        reference = ELU(alpha)
+        out = reference.forward(x)
+        dout = rng.standard_normal(x.shape)
+        expected = reference.backward(dout)
+        out_before = out.copy()
+        dx = _call(backward_fn, dout, out, alpha)
+        if not np.array_equal(out, out_before):
+            return _fail("backward changed `out` in place; compute a new array instead.")
+        if dx.shape != x.shape:
+            return _fail(f"backward returned shape {dx.shape}; it must match out, {out.shape}.")
+        neg = x < 0
+        if np.allclose(dx[neg], (dout * out)[neg]):
+            return _fail("for x < 0 you used f′ = out; but out = α(eˣ − 1), so α·eˣ = out + α.")
+        if np.allclose(dx[neg], (dout * np.exp(out))[neg]):
+            return _fail("for x < 0 you used e^out; the derivative is α·eˣ, and eˣ = out/α + 1.")
+        if alpha != 1.0 and np.allclose(dx[neg], (dout * (out + 1.0))[neg]):
+            return _fail("your backward assumes α = 1; use the alpha argument: f′ = out + α.")
+        if not np.allclose(dx[~neg], dout[~neg]):
+            return _fail("for x > 0 (out > 0) ELU is the identity: dx = dout there.")
+        if not np.allclose(dx, expected, rtol=1e-10, atol=1e-12):
+            return _fail(f"for alpha = {alpha} your dx differs from dout · f′(x) by up to "
+                         f"{np.abs(dx - expected).max():.2e}.")
+    print("✓ ELU backward from the output is correct (checked for α = 1 and α = 0.5).")
+    return True
+
+
+@_checked
+def check_count_dead(count_fn) -> bool:
+    """Exercise: ``count_fn(z) -> int`` where z (N examples × H units) holds the pre-activations of
+    a ReLU layer: the number of units that are dead on this batch, i.e. z ≤ 0 for every example
+    (z = 0 counts as dead: ReLU′(0) = 0, as in PyTorch)."""
+    z = np.array([
+        [-1.0, -2.0, 0.0, 0.5, -0.1],
+        [-0.5, 0.3, 0.0, 0.2, -0.2],
+        [-3.0, -1.0, 0.0, 1.5, -0.3],
+        [-0.2, -0.1, 0.0, 0.1, 0.4],
+    ])  # units 0 and 2 are dead; unit 1 is alive thanks to one example; unit 4 too
+    z_before = z.copy()
+    got = _call(count_fn, z)
+    if not np.array_equal(z, z_before):
+        return _fail("count_fn changed its input in place.")
+    if got.size != 1:
+        return _fail(f"count_fn must return one number (a count of units), got shape {got.shape}.")
+    got = float(got)
+    expected = int((z <= 0).all(axis=0).sum())
+    if got == (z < 0).all(axis=0).sum():
+        return _fail(f"you found {got:g} dead units but there are {expected}: a unit whose "
+                     "pre-activation is exactly 0 everywhere is dead too (ReLU′(0) = 0), so test "
+                     "z <= 0, not z < 0.")
+    if got == (z <= 0).sum():
+        return _fail("you counted dead entries (z <= 0), not dead units: a unit is dead only if "
+                     "z <= 0 for EVERY example, i.e. all(z <= 0) down each column.")
+    if got == (z <= 0).all(axis=1).sum():
+        return _fail(f"you found {got:g} dead units but there are {expected}; check the axis: "
+                     "units are columns, so reduce over axis 0 (the examples).")
+    if got != expected:
+        return _fail(f"expected {expected} dead units in the test batch, got {got:g}.")
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((50, 40)) - rng.uniform(0, 4, 40)
+    z[:, :3] = -np.abs(z[:, :3])
+    expected = int((z <= 0).all(axis=0).sum())
+    got = float(_call(count_fn, z))
+    if got != expected:
+        return _fail(f"on a random batch of 50 × 40 you counted {got:g} dead units, expected "
+                     f"{expected}.")
+    print("✓ your dead-unit counter is correct.")
+    return True

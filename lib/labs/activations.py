@@ -1,0 +1,421 @@
+"""Chapter 01 (activation functions): plain functions behind its figures, widgets and experiments.
+
+Each figure function returns a `matplotlib.figure.Figure` (pyplot-free, see `lib.plots`) and has a
+default for every parameter, so `lib.widgets.interactive_figure` can wrap it and tests and
+benchmarks can call it directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from lib import data, plots
+from lib.numpy_ref import activations as npa
+from lib.numpy_ref.layers import Linear as NpLinear
+from lib.numpy_ref.losses import cross_entropy as np_cross_entropy
+from lib.numpy_ref.module import Sequential as NpSequential
+from lib.numpy_ref.optim import SGD as NpSGD
+from lib.torch_impl import init as tinit
+from lib.torch_impl.activations import Maxout
+from lib.widgets import register_widget
+
+__all__ = [
+    "ELEMENTWISE",
+    "GALLERY",
+    "LABELS",
+    "INITS",
+    "activation_curve",
+    "autograd_curve",
+    "gallery_figure",
+    "peak_derivative",
+    "gradient_regions",
+    "saturation_figure",
+    "mlp",
+    "layer_grad_norms",
+    "grad_norms_figure",
+    "zigzag_problem",
+    "sgd_path",
+    "steps_to_reach",
+    "zigzag_figure",
+    "relu_toy",
+    "relu_toy_figure",
+    "never_active_units",
+    "accuracy",
+]
+
+ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "softplus")
+GALLERY = (*ELEMENTWISE, "maxout")
+LABELS = {
+    "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "Leaky ReLU (0.01)",
+    "prelu": "PReLU (a = 0.25)", "elu": "ELU (α = 1)", "gelu": "GELU", "silu": "SiLU / Swish",
+    "softplus": "Softplus", "maxout": "Maxout (3 pieces)",
+}
+# The gallery's 1-D maxout unit: max(−0.5x − 1, 0.3x, 1.5x − 1), a convex piecewise-linear bowl.
+MAXOUT_SLOPES = np.array([-0.5, 0.3, 1.5])
+MAXOUT_INTERCEPTS = np.array([-1.0, 0.0, -1.0])
+INITS = ("default", "xavier", "kaiming")
+
+
+def _check_name(name, allowed=GALLERY):
+    if name not in allowed:
+        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(allowed)}")
+
+
+# ----------------------------------------------------------------------------- f and f′
+
+
+def activation_curve(name: str, x) -> tuple[np.ndarray, np.ndarray]:
+    """(f(x), f′(x)) from the NumPy reference; f′ = `backward(ones)`, the hand-written backward."""
+    _check_name(name)
+    x = np.asarray(x, dtype=np.float64)
+    if name == "maxout":
+        unit = npa.Maxout(1, 1, pieces=len(MAXOUT_SLOPES), rng=np.random.default_rng(0))
+        unit.params["weight"][:, 0] = MAXOUT_SLOPES
+        unit.params["bias"][...] = MAXOUT_INTERCEPTS
+        f = unit.forward(x.reshape(-1, 1))
+        return f.reshape(x.shape), unit.backward(np.ones_like(f)).reshape(x.shape)
+    module = npa.get_activation(name)
+    f = module.forward(x)
+    return f, module.backward(np.ones_like(x))
+
+
+def autograd_curve(name: str, x) -> tuple[np.ndarray, np.ndarray]:
+    """(f(x), f′(x)) from PyTorch's built-in functions and autograd, in float64 (maxout: a tensor
+    max over the gallery unit's pieces, since torch has no built-in maxout)."""
+    _check_name(name)
+    F = torch.nn.functional
+    builtin = {
+        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, 0.01),
+        "prelu": lambda t: F.prelu(t, torch.tensor([0.25], dtype=t.dtype)),
+        "elu": F.elu, "gelu": F.gelu, "silu": F.silu, "softplus": F.softplus,
+        "maxout": lambda t: (t[..., None] * torch.as_tensor(MAXOUT_SLOPES)
+                             + torch.as_tensor(MAXOUT_INTERCEPTS)).amax(dim=-1),
+    }[name]
+    t = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    f = builtin(t)
+    f.sum().backward()
+    return f.detach().numpy(), t.grad.numpy()
+
+
+@functools.cache
+def peak_derivative(name: str) -> float:
+    """max |f′(x)| over x in [−20, 20] (fine grid): 1/4 for the sigmoid, 1 for tanh and ReLU."""
+    return float(np.abs(activation_curve(name, np.linspace(-20, 20, 400_001))[1]).max())
+
+
+def gallery_figure(xmax: float = 4.0) -> Figure:
+    """f (solid) and f′ (dashed) of every activation of the chapter, on x in [−xmax, xmax]."""
+    x = np.linspace(-xmax, xmax, 801)
+    fig, axes = plots.new_figure(ncols=5, nrows=2, size=(15, 6))
+    for ax, name in zip(axes.flat, GALLERY, strict=True):
+        f, df = activation_curve(name, x)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.plot(x, f, color=plots.COLORS[0], label="f(x)")
+        ax.plot(x, df, "--", color=plots.COLORS[3], label="f′(x)")
+        ax.set_title(LABELS[name])
+        ax.set_ylim(-1.6, 3.2)
+    for ax in axes[1]:
+        ax.set_xlabel("x")
+    axes[0, 0].legend(loc="upper left")
+    return fig
+
+
+# ----------------------------------------------------------------------------- saturation
+
+
+def gradient_regions(name: str, z, flat_tol: float = 0.1) -> dict:
+    """Fractions of the inputs z where the activation passes little gradient back:
+    "flat": |f′(z)| < flat_tol · max|f′| (saturated, or ReLU's flat side); "zero": f′(z) = 0."""
+    if not 0 < flat_tol < 1:
+        raise ValueError(f"flat_tol must be in (0, 1), got {flat_tol!r}")
+    df = np.abs(activation_curve(name, z)[1])
+    return {"flat": float(np.mean(df < flat_tol * peak_derivative(name))),
+            "zero": float(np.mean(df == 0))}
+
+
+@register_widget
+def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float = 1.0,
+                      n: int = 20_000, seed: int = 0) -> Figure:
+    """Inputs z ~ N(mean, std²) through one activation: where they land on f′ (flat regions shaded)
+    and the histogram of the outputs f(z), titled with the flat / zero-gradient fractions."""
+    _check_name(activation)
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std!r}")
+    z = np.random.default_rng(seed).normal(mean, std, n)
+    f = activation_curve(activation, z)[0]
+    regions = gradient_regions(activation, z)
+    grid = np.linspace(-12, 12, 1201)
+    df = activation_curve(activation, grid)[1] / peak_derivative(activation)
+
+    fig, (ax_in, ax_out) = plots.new_figure(ncols=2, size=(11, 3.8))
+    ax_in.fill_between(grid, 0, 1.05, where=np.abs(df) < 0.1, color=plots.COLORS[3], alpha=0.12,
+                       lw=0, label="flat: |f′| < 10% of peak")
+    counts, edges = np.histogram(np.clip(z, -12, 12), bins=120, range=(-12, 12))
+    ax_in.stairs(counts / counts.max(), edges, fill=True, color="0.75", label="inputs z (scaled)")
+    ax_in.plot(grid, df, color=plots.COLORS[0], label="f′(z) / peak f′")
+    ax_in.set(xlim=(-12, 12), ylim=(-0.15, 1.35), xlabel="pre-activation z",
+              title=f"inputs z ~ N({mean:g}, {std:g}²)")
+    ax_in.legend(loc="upper left", fontsize=9, ncols=2)
+    ax_out.hist(f, bins=80, color=plots.COLORS[2])
+    ax_out.set(xlabel=f"output {LABELS[activation]}(z)", ylabel="count",
+               title=f"flat: {regions['flat']:.0%} of inputs · f′ = 0: {regions['zero']:.0%}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- gradient flow
+
+
+def mlp(activation: str, depth: int, width: int = 128, in_features: int = 784,
+        out_features: int = 10, init: str = "default", bias: float | None = None,
+        seed: int = 0) -> nn.Sequential:
+    """`depth` hidden layers [Linear(width) → activation] and a Linear output layer (torch.nn
+    built-ins; maxout: a `lib.torch_impl` Maxout(pieces=2) replaces Linear + activation).
+
+    init: "default" = PyTorch's W, b ~ U(±1/√fan_in); "xavier" = xavier_normal_ (gain 1);
+    "kaiming" = kaiming_normal_ (fan_in, gain √2); biases 0 for the last two. bias: if given,
+    every hidden layer's bias is set to this constant (e.g. 0.01, the "small positive bias").
+    """
+    _check_name(activation)
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
+    if depth < 1 or width < 1:
+        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+    torch.manual_seed(seed)
+    builtin = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU,
+               "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
+               "softplus": nn.Softplus}
+    layers, fan_in = [], in_features
+    for _ in range(depth):
+        if activation == "maxout":
+            layers.append(Maxout(fan_in, width, pieces=2))
+        else:
+            layers += [nn.Linear(fan_in, width), builtin[activation]()]
+        fan_in = width
+    layers.append(nn.Linear(fan_in, out_features))
+    model = nn.Sequential(*layers)
+    if init != "default":
+        generator = torch.Generator().manual_seed(seed)
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, Maxout)):
+                with torch.no_grad():
+                    if init == "xavier":
+                        tinit.xavier_normal_(m.weight, generator=generator)
+                    else:
+                        tinit.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
+                    m.bias.zero_()
+    if bias is not None:
+        with torch.no_grad():
+            for m in _weight_layers(model)[:-1]:
+                m.bias.fill_(bias)
+    return model
+
+
+def _weight_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, Maxout))]
+
+
+def layer_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """‖∂L/∂W_l‖ (Frobenius) of every weight layer l = 1 (input side) … L for one cross-entropy
+    forward/backward on the batch (x, y); the model's gradients are left zeroed."""
+    model.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    norms = np.array([m.weight.grad.norm().item() for m in _weight_layers(model)])
+    model.zero_grad()
+    return norms
+
+
+@functools.lru_cache(maxsize=1)
+def _fashion_batch(n: int = 256):
+    """First n training images of bundled Fashion-MNIST (flattened, standardised) and labels."""
+    splits = data.load_fashion_mnist()
+    x = data.to_float(splits.x_train[:n], flatten=True)
+    x = (x - x.mean()) / x.std()
+    return torch.from_numpy(x), torch.from_numpy(splits.y_train[:n])
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_grad_norms(activation, depth, init, width):
+    x, y = _fashion_batch()
+    return layer_grad_norms(mlp(activation, depth, width, init=init), x, y)
+
+
+@register_widget
+def grad_norms_figure(depth: int = 10, init: str = "default",
+                      activations: tuple = ("sigmoid", "tanh", "relu", "gelu"),
+                      width: int = 128) -> Figure:
+    """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
+    one line per activation, log scale: how much gradient reaches each layer."""
+    fig, ax = plots.new_figure(size=(7, 4))
+    for name in activations:
+        norms = _cached_grad_norms(name, depth, init, width)
+        ax.semilogy(np.arange(1, len(norms) + 1), norms, marker="o", ms=3, label=LABELS[name])
+    ax.set(xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖",
+           title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
+    ax.legend(loc="best", fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- zero-centring
+
+
+def zigzag_problem(n: int = 200, centred: bool = False, seed: int = 0):
+    """Least squares with a bias-free neuron: x = σ(z), z ~ N(0, I₂) (all-positive, like a sigmoid
+    layer's outputs), or those x minus their mean; y = x·w*, w* = (1, −1). Returns (x, y, w*)."""
+    x = npa.sigmoid(np.random.default_rng(seed).standard_normal((n, 2)))
+    if centred:
+        x = x - x.mean(axis=0)
+    w_star = np.array([1.0, -1.0])
+    return x, x @ w_star, w_star
+
+
+def sgd_path(x, y, lr: float, steps: int, batch_size: int = 1, seed: int = 0,
+             w0=(0.0, 0.0)) -> np.ndarray:
+    """Weights visited by SGD on L(w) = ½·mean_batch (x·w − y)², starting at w0: shape (T+1, d).
+
+    Stops early (shorter path) once |w| > 1e6: the run diverged.
+    """
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    rng = np.random.default_rng(seed)
+    w = np.array(w0, dtype=np.float64)
+    path = [w.copy()]
+    for _ in range(steps):
+        i = rng.integers(len(x), size=batch_size)
+        w = w - lr * ((x[i] @ w - y[i]) @ x[i]) / batch_size
+        path.append(w.copy())
+        if np.abs(w).max() > 1e6:
+            break
+    return np.array(path)
+
+
+def steps_to_reach(path, target, tol: float = 0.05) -> int | None:
+    """First step t with ‖w_t − target‖ < tol, or None if the path never gets there."""
+    close = np.linalg.norm(np.asarray(path) - np.asarray(target), axis=1) < tol
+    return int(np.argmax(close)) if close.any() else None
+
+
+def zigzag_figure(lr: float = 1.0, steps: int = 60, seed: int = 0) -> Figure:
+    """SGD paths (batch size 1) towards w* = (1, −1) with all-positive vs zero-centred inputs."""
+    fig, axes = plots.new_figure(ncols=2, size=(11, 4.6))
+    for ax, centred in zip(axes, (False, True), strict=True):
+        x, y, w_star = zigzag_problem(centred=centred, seed=seed)
+        path = sgd_path(x, y, lr, steps, seed=seed)
+
+        def loss(w1, w2, x=x, y=y):
+            r = x[:, 0, None, None] * w1 + x[:, 1, None, None] * w2 - y[:, None, None]
+            return 0.5 * (r**2).mean(axis=0)
+
+        plots.contour_trajectories(loss, {f"SGD, lr = {lr:g}": path}, xlim=(-0.6, 1.6),
+                                   ylim=(-1.6, 0.6), levels=20, ax=ax, resolution=120)
+        ax.plot(*w_star, "P", color="k", ms=10, label="w* = (1, −1)")
+        ax.set(xlabel="w₁", ylabel="w₂", aspect="equal",
+               title="zero-centred inputs" if centred else "all-positive inputs (x = σ(z))")
+        ax.legend(loc="lower left", fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- dead ReLUs
+
+
+@functools.lru_cache(maxsize=256)
+def relu_toy(bias: float = 0.0, lr: float = 0.1, steps: int = 200, width: int = 8,
+             seed: int = 0) -> dict:
+    """A 2 → width ReLU → 2 NumPy net on 200 two-moons points, hidden biases set to `bias`, trained
+    by full-batch SGD for `steps` steps. Returns the data, the hidden layer's (W, b) at init and at
+    the end, which units are dead (w·x + b ≤ 0 on every point), the final loss and accuracy."""
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    x, y = data.make_moons(200, noise=0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    net = NpSequential(NpLinear(2, width, rng=rng), npa.ReLU(), NpLinear(width, 2, rng=rng))
+    hidden = net[0].params
+    hidden["bias"][...] = bias
+    start = (hidden["weight"].copy(), hidden["bias"].copy())
+    opt = NpSGD(net.params, lr=lr)
+    loss = float("nan")
+    for _ in range(steps):
+        loss, dlogits = np_cross_entropy(net(x), y)
+        if not math.isfinite(loss):
+            break
+        net.backward(dlogits)
+        opt.step(net.grads)
+
+    def dead(w, b):
+        return np.all(x @ w.T + b <= 0, axis=0)
+
+    return {"x": x, "y": y, "start": start, "end": (hidden["weight"].copy(), hidden["bias"].copy()),
+            "dead_start": dead(*start), "dead_end": dead(hidden["weight"], hidden["bias"]),
+            "loss": loss, "acc": float(np.mean(net(x).argmax(axis=1) == y))}
+
+
+def _draw_units(ax, x, y, w, b, dead, lim=(-2.0, 3.0, -1.6, 2.1)):
+    """The data and each hidden unit's line w·x + b = 0, with a tick towards its active side."""
+    for c, marker in ((0, "o"), (1, "s")):
+        ax.scatter(*x[y == c].T, s=10, marker=marker, color=plots.COLORS[2 * c], alpha=0.6,
+                   edgecolors="none")
+    x0, x1, y0, y1 = lim
+    t = np.linspace(-10, 10, 3)
+    center = x.mean(axis=0)
+    for wi, bi, is_dead in zip(w, b, dead, strict=True):
+        norm = np.linalg.norm(wi)
+        if norm == 0:
+            continue
+        n = wi / norm
+        p = center - (n @ center + bi / norm) * n  # the line's point closest to the data's centre
+        d = np.array([-n[1], n[0]])
+        color, style = (plots.COLORS[3], "--") if is_dead else ("0.25", "-")
+        ax.plot(p[0] + t * d[0] * 10, p[1] + t * d[1] * 10, style, color=color, lw=1.2)
+        ax.annotate("", xy=p + 0.35 * n, xytext=p,
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2})
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xlabel="x₁", ylabel="x₂")
+
+
+@register_widget
+def relu_toy_figure(bias: float = 0.0, lr: float = 0.1, steps: int = 200) -> Figure:
+    """The hidden ReLU units of `relu_toy` as lines over the data, at init and after training;
+    arrows point to each unit's active side, dead units (no point on it) are red and dashed."""
+    run = relu_toy(bias, lr, steps)
+    fig, axes = plots.new_figure(ncols=2, size=(11, 4.4))
+    for ax, when in zip(axes, ("start", "end"), strict=True):
+        dead = run[f"dead_{when}"]
+        _draw_units(ax, run["x"], run["y"], *run[when], dead)
+        title = "at initialization" if when == "start" else f"after {steps} steps, lr = {lr:g}"
+        ax.set_title(f"{title}: {dead.sum()} of {len(dead)} units dead")
+    if not math.isfinite(run["loss"]):
+        axes[1].text(0.5, 0.5, "diverged (loss NaN/inf)", transform=axes[1].transAxes,
+                     ha="center", color=plots.COLORS[3])
+    else:
+        axes[1].text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=axes[1].transAxes)
+    return fig
+
+
+@torch.no_grad()
+def never_active_units(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per hidden `nn.Linear` (all but the last): how many units have pre-activation ≤ 0 on every
+    row of x. Behind a ReLU these are dead: output 0 and gradient 0 for all these inputs."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)][:-1]
+    counts = []
+    hooks = [m.register_forward_hook(lambda m, i, out: counts.append(int((out <= 0).all(0).sum())))
+             for m in linears]
+    try:
+        model.eval()
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return np.array(counts)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """mean(argmax model(x) == y), in eval mode."""
+    model.eval()
+    return (model(x).argmax(dim=1) == y).float().mean().item()

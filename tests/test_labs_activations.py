@@ -1,0 +1,209 @@
+"""Tests of chapter 01's lab functions (lib.labs.activations) and exercise checkers."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from lib.exercises import activations as ex
+from lib.labs import activations as A
+
+# ----------------------------------------------------------------------------- f and f′
+
+
+@pytest.mark.parametrize("name", A.GALLERY)
+def test_reference_curves_match_autograd_away_from_kinks(name):
+    x = np.linspace(-6, 6, 1201)
+    x = x[np.abs(x) > 1e-3]
+    if name == "maxout":  # kinks where two pieces cross
+        kinks = [-1.25, 1 / 1.2]
+        x = x[np.min(np.abs(x[:, None] - np.array(kinks)), axis=1) > 1e-3]
+    f, df = A.activation_curve(name, x)
+    g, dg = A.autograd_curve(name, x)
+    np.testing.assert_allclose(f, g, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df, dg, rtol=0, atol=1e-12)
+
+
+def test_maxout_gradient_at_a_tie_differs_by_convention():
+    # at x = −1.25 pieces −0.5x − 1 and 0.3x tie: NumPy's argmax takes the first, torch.amax splits
+    ours = A.activation_curve("maxout", np.array([-1.25]))[1]
+    torch_grad = A.autograd_curve("maxout", np.array([-1.25]))[1]
+    assert ours[0] == pytest.approx(-0.5)
+    assert torch_grad[0] == pytest.approx((-0.5 + 0.3) / 2)
+
+
+def test_peak_derivatives():
+    assert A.peak_derivative("sigmoid") == pytest.approx(0.25, abs=1e-12)
+    assert A.peak_derivative("tanh") == pytest.approx(1.0, abs=1e-12)
+    assert A.peak_derivative("relu") == 1.0
+    assert A.peak_derivative("gelu") > 1.0  # GELU overshoots: f′ ≈ 1.13 near x ≈ 1.4
+
+
+def test_unknown_activation_is_rejected_with_the_allowed_names():
+    with pytest.raises(ValueError, match="allowed: sigmoid"):
+        A.activation_curve("swish2", np.zeros(3))
+    with pytest.raises(ValueError, match="unknown activation"):
+        A.mlp("sine", depth=2)
+
+
+def test_gradient_regions():
+    assert A.gradient_regions("sigmoid", np.array([0.0, 10.0, -10.0, 1.0])) == {
+        "flat": 0.5, "zero": 0.0}
+    z = np.random.default_rng(0).standard_normal(100_000)
+    regions = A.gradient_regions("relu", z)
+    assert regions["zero"] == regions["flat"] == pytest.approx(0.5, abs=0.01)
+    # Leaky ReLU's negative side has f′ = 0.01: flat (weak gradient) but never zero
+    assert A.gradient_regions("leaky_relu", z) == {"flat": regions["flat"], "zero": 0.0}
+    with pytest.raises(ValueError, match="flat_tol"):
+        A.gradient_regions("relu", z, flat_tol=2)
+
+
+def test_figures_are_figures():
+    assert len(A.gallery_figure().axes) == 10
+    assert len(A.saturation_figure("elu", mean=-2, std=0.5).axes) == 2
+    with pytest.raises(ValueError, match="std"):
+        A.saturation_figure(std=0)
+    assert isinstance(A.zigzag_figure(steps=5), Figure)
+    assert isinstance(A.relu_toy_figure(steps=3), Figure)
+    assert isinstance(A.grad_norms_figure(depth=2, activations=("relu",)), Figure)
+
+
+# ----------------------------------------------------------------------------- gradient flow
+
+
+@pytest.mark.parametrize("activation", ["relu", "maxout"])
+def test_mlp_structure(activation):
+    model = A.mlp(activation, depth=3, width=16, in_features=5, out_features=4)
+    assert model(torch.zeros(2, 5)).shape == (2, 4)
+    assert len(A._weight_layers(model)) == 4
+
+
+def test_mlp_init_families():
+    torch.manual_seed(123)
+    model = A.mlp("tanh", depth=2, width=400, in_features=300, init="kaiming")
+    w = model[2].weight  # second hidden layer: fan_in 400
+    assert w.std().item() == pytest.approx((2 / 400) ** 0.5, rel=0.02)
+    assert torch.all(model[2].bias == 0)
+    w = A.mlp("tanh", depth=2, width=400, in_features=300, init="xavier")[2].weight
+    assert w.std().item() == pytest.approx((2 / 800) ** 0.5, rel=0.02)
+    default = A.mlp("tanh", depth=2, width=400, in_features=300)[2].weight
+    assert default.abs().max().item() <= 400 ** -0.5
+    biased = A.mlp("relu", depth=2, width=8, bias=0.01)
+    assert all(torch.all(m.bias == 0.01) for m in A._weight_layers(biased)[:-1])
+    assert not torch.all(A._weight_layers(biased)[-1].bias == 0.01)
+    with pytest.raises(ValueError, match="allowed: default, xavier, kaiming"):
+        A.mlp("relu", depth=2, init="he")
+
+
+def test_layer_grad_norms_match_autograd_and_show_vanishing_sigmoid():
+    x, y = torch.randn(64, 784, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 10
+    model = A.mlp("sigmoid", depth=8, width=64)
+    norms = A.layer_grad_norms(model, x, y)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    expected = [m.weight.grad.norm().item() for m in A._weight_layers(model)]
+    np.testing.assert_allclose(norms, expected, rtol=1e-6)
+    assert norms[0] < 1e-3 * norms[-1]
+
+
+def test_never_active_units():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        model[0].bias.copy_(torch.tensor([-10.0, 0.0, 0.0]))
+    x = torch.tensor([[1.0, -1.0], [2.0, 0.0], [0.5, -3.0]])
+    # unit 0: x₁ − 10 < 0 always (dead); unit 1: x₂ ≤ 0 always (0 counts: dead); unit 2 alive
+    assert A.never_active_units(model, x).tolist() == [2]
+    assert A.accuracy(model, x, torch.zeros(3, dtype=torch.long)) == 1.0
+
+
+# ----------------------------------------------------------------------------- zero-centring
+
+
+def test_all_positive_inputs_give_same_sign_weight_steps():
+    for centred in (False, True):
+        x, y, w_star = A.zigzag_problem(centred=centred)
+        assert (x > 0).all() != centred
+        steps = np.diff(A.sgd_path(x, y, lr=1.0, steps=100), axis=0)
+        same_sign = np.sign(steps[:, 0]) == np.sign(steps[:, 1])
+        assert same_sign.all() != centred  # centred inputs give steps in all four quadrants
+
+
+def test_sgd_path_converges_and_reports_divergence():
+    x, y, w_star = A.zigzag_problem(centred=True)
+    path = A.sgd_path(x, y, lr=1.0, steps=500, batch_size=200)
+    assert A.steps_to_reach(path, w_star, tol=1e-3) is not None
+    diverged = A.sgd_path(x, y, lr=500.0, steps=500, batch_size=200)
+    assert len(diverged) < 501 and A.steps_to_reach(diverged, w_star) is None
+    with pytest.raises(ValueError, match="lr"):
+        A.sgd_path(x, y, lr=0, steps=1)
+
+
+# ----------------------------------------------------------------------------- dead ReLUs
+
+
+def test_relu_toy_dead_units():
+    assert not A.relu_toy(bias=0.0, lr=0.1, steps=50)["dead_start"].any()
+    assert A.relu_toy(bias=-5.0, lr=0.1, steps=1)["dead_start"].all()
+    sane, huge = A.relu_toy(lr=0.1), A.relu_toy(lr=10.0)
+    assert sane["dead_end"].sum() < huge["dead_end"].sum()
+    assert sane["acc"] > 0.8
+
+
+# ----------------------------------------------------------------------------- exercise checkers
+
+
+def leaky_forward(x, negative_slope):
+    return np.where(x > 0, x, negative_slope * x)
+
+
+def leaky_backward(dout, x, negative_slope):
+    return dout * np.where(x > 0, 1.0, negative_slope)
+
+
+def not_done(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("forward, backward, message", [
+    (leaky_forward, leaky_backward, "✓"),
+    (not_done, not_done, "not implemented yet"),
+    (lambda x, s: np.maximum(x, 0), leaky_backward, "that is ReLU"),
+    (lambda x, s: np.where(x > 0, x, 0.01 * x), leaky_backward, "ignores its negative_slope"),
+    (leaky_forward, lambda d, x, s: np.where(x > 0, 1.0, s), "chain rule"),
+    (leaky_forward, lambda d, x, s: d, "dout unchanged"),
+    (leaky_forward, lambda d, x, s: d * (x > 0), "ReLU's derivative"),
+    (leaky_forward, lambda d, x, s: d * np.where(x > 0, 1.0, 2 * s), "gradient check failed"),
+])
+def test_check_leaky_relu(forward, backward, message, capsys):
+    assert ex.check_leaky_relu(forward, backward) == (message == "✓")
+    assert message in capsys.readouterr().out
+
+
+def elu_backward(dout, out, alpha):
+    return dout * np.where(out > 0, 1.0, out + alpha)
+
+
+@pytest.mark.parametrize("backward, message", [
+    (elu_backward, "✓"),
+    (not_done, "not implemented yet"),
+    (lambda d, out, a: d * np.where(out > 0, 1.0, out), "out + α"),
+    (lambda d, out, a: d * np.where(out > 0, 1.0, np.exp(out)), "e^out"),
+    (lambda d, out, a: d * np.where(out > 0, 1.0, out + 1.0), "assumes α = 1"),
+    (lambda d, out, a: d * np.where(out > 0, 2.0, out + a), "identity"),
+])
+def test_check_elu_backward(backward, message, capsys):
+    assert ex.check_elu_backward(backward) == (message == "✓")
+    assert message in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("count, message", [
+    (lambda z: int((z <= 0).all(axis=0).sum()), "✓"),
+    (not_done, "not implemented yet"),
+    (lambda z: int((z < 0).all(axis=0).sum()), "z <= 0, not z < 0"),
+    (lambda z: int((z <= 0).sum()), "dead entries"),
+    (lambda z: int((z <= 0).all(axis=1).sum()), "check the axis"),
+    (lambda z: 2, "random batch"),
+])
+def test_check_count_dead(count, message, capsys):
+    assert ex.check_count_dead(count) == (message == "✓")
+    assert message in capsys.readouterr().out
