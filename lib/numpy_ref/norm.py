@@ -142,7 +142,6 @@ class _RunningNorm(_ChannelNorm):
             x=x,
             xhat=xhat,
             mean=mean,
-            var=var,
             inv_std=inv_std,
             axes=axes,
             batch_stats=use_batch_stats,
