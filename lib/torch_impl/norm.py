@@ -1,13 +1,15 @@
 """Normalization layers built from tensor ops: BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm2d.
 
-All share one step, x̂ = (x − μ) / √(σ² + ε) with the *biased* variance σ² over the normalized
-axes, then y = γ·x̂ + β per channel (``weight`` γ, ``bias`` β). They differ only in the axes:
+All compute y = γ·x̂ + β with x̂ = (x − μ) / √(σ² + ε), μ and the *biased* variance σ² taken over
+some axes (``weight`` γ, ``bias`` β). They differ only in the axes:
 
 - BatchNorm: over the batch and spatial axes, per channel (N, H, W for each C);
 - LayerNorm: over the trailing ``normalized_shape`` axes, per sample;
 - InstanceNorm: over the spatial axes, per sample and channel;
 - GroupNorm: over the channels of a group and the spatial axes, per sample and group.
 
+Where γ, β are per channel, y is computed as x·a + b with a = γ/√(σ² + ε), b = β − μ·a (small
+tensors): the same function in one pass over x instead of four, as PyTorch's own kernels do.
 Parameter and buffer names match ``torch.nn`` so ``load_state_dict`` works across both.
 """
 
@@ -19,10 +21,18 @@ from torch import nn
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d"]
 
 
-def normalize(x: torch.Tensor, dims: tuple[int, ...], eps: float):
-    """x̂ = (x − μ) / √(σ² + ε) with μ, σ² (biased) over ``dims``; returns (x̂, μ, σ²)."""
-    var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
-    return (x - mean) * torch.rsqrt(var + eps), mean, var
+def scale_and_shift(x, mean, var, eps, weight=None, bias=None):
+    """y = γ(x − μ)/√(σ² + ε) + β = x·a + b with a = γ/√(σ² + ε), b = β − μ·a.
+
+    ``mean``, ``var``, ``weight``, ``bias`` broadcast against x; γ = 1 and β = 0 when None.
+    """
+    a = torch.rsqrt(var + eps)
+    if weight is not None:
+        a = a * weight
+    b = -mean * a
+    if bias is not None:
+        b = b + bias
+    return torch.addcmul(b, x, a)
 
 
 def channel_shape(x: torch.Tensor) -> tuple[int, ...]:
@@ -85,11 +95,12 @@ class _NormBase(nn.Module):
         self.running_mean.mul_(1 - m).add_(m * mean)
         self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
 
-    def _affine(self, x_hat):
-        if not self.affine:
-            return x_hat
-        shape = channel_shape(x_hat)
-        return x_hat * self.weight.reshape(shape) + self.bias.reshape(shape)
+    def _normalize(self, x, mean, var):
+        """γ(x − μ)/√(σ² + ε) + β with per-channel γ, β; mean and var broadcast against x."""
+        shape = channel_shape(x)
+        weight = None if self.weight is None else self.weight.reshape(shape)
+        bias = None if self.bias is None else self.bias.reshape(shape)
+        return scale_and_shift(x, mean, var, self.eps, weight, bias)
 
     def extra_repr(self):
         return (
@@ -126,25 +137,26 @@ class _BatchNorm(_NormBase):
                 f"{type(self).__name__} expects {allowed} input (N, C, …), got {x.dim()}D input"
             )
         self._check_channels(x)
-        dims = (0, *range(2, x.dim()))
         use_batch_stats = self.training or not self.track_running_stats
         if not use_batch_stats:
             shape = channel_shape(x)
-            mean, var = self.running_mean.reshape(shape), self.running_var.reshape(shape)
-            return self._affine((x - mean) * torch.rsqrt(var + self.eps))
+            return self._normalize(
+                x, self.running_mean.reshape(shape), self.running_var.reshape(shape)
+            )
         n = x.numel() // x.shape[1]  # values per channel
         if self.training and n == 1:
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input of shape "
                 f"{tuple(x.shape)} (use a batch of at least 2, or eval mode)"
             )
-        x_hat, mean, var = normalize(x, dims, self.eps)
+        dims = (0, *range(2, x.dim()))
+        var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             # momentum=None: cumulative average of all batches so far
             m = 1 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
             self._update_running_stats(mean.flatten(), var.flatten(), n, m)
-        return self._affine(x_hat)
+        return self._normalize(x, mean, var)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -185,19 +197,20 @@ class InstanceNorm2d(_NormBase):
         self._check_channels(x)
         if self.track_running_stats and not self.training:
             shape = channel_shape(x)
-            mean, var = self.running_mean.reshape(shape), self.running_var.reshape(shape)
-            return self._affine((x - mean) * torch.rsqrt(var + self.eps))
+            return self._normalize(
+                x, self.running_mean.reshape(shape), self.running_var.reshape(shape)
+            )
         n = x.shape[2] * x.shape[3]
         if self.training and n == 1:
             raise ValueError(
                 f"Expected more than 1 spatial element when training, got input of shape "
                 f"{tuple(x.shape)}"
             )
-        x_hat, mean, var = normalize(x, (2, 3), self.eps)
+        var, mean = torch.var_mean(x, dim=(2, 3), correction=0, keepdim=True)
         if self.training and self.track_running_stats:
             stats = mean.mean(dim=(0, 2, 3)), var.mean(dim=(0, 2, 3))
             self._update_running_stats(*stats, n, self.momentum)
-        return self._affine(x_hat)
+        return self._normalize(x, mean, var)
 
 
 class LayerNorm(nn.Module):
@@ -239,12 +252,13 @@ class LayerNorm(nn.Module):
                 f"LayerNorm(normalized_shape={list(self.normalized_shape)}) expects inputs whose "
                 f"last {k} dimensions are {list(self.normalized_shape)}, got shape {tuple(x.shape)}"
             )
-        y, _, _ = normalize(x, tuple(range(x.dim() - k, x.dim())), self.eps)
-        if self.weight is not None:
-            y = y * self.weight
-        if self.bias is not None:
-            y = y + self.bias
-        return y
+        var, mean = torch.var_mean(x, dim=tuple(range(-k, 0)), correction=0, keepdim=True)
+        x_hat = (x - mean) * torch.rsqrt(var + self.eps)
+        if self.weight is None:
+            return x_hat
+        if self.bias is None:
+            return x_hat * self.weight
+        return torch.addcmul(self.bias, x_hat, self.weight)  # β + x̂·γ, elementwise
 
     def extra_repr(self):
         return (
@@ -291,12 +305,15 @@ class GroupNorm(nn.Module):
                 f"GroupNorm(num_channels={self.num_channels}) expects input (N, C, …) with "
                 f"C = {self.num_channels}, got shape {tuple(x.shape)}"
             )
-        groups = x.reshape(x.shape[0], self.num_groups, -1)
-        y = normalize(groups, (2,), self.eps)[0].reshape(x.shape)
+        # view x as (N, G, C/G, rest): statistics over the last two axes, γ and β per channel
+        g = self.num_groups
+        groups = x.reshape(x.shape[0], g, self.num_channels // g, -1)
+        var, mean = torch.var_mean(groups, dim=(2, 3), correction=0, keepdim=True)
+        weight = bias = None
         if self.affine:
-            shape = channel_shape(x)
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return y
+            weight = self.weight.reshape(1, g, -1, 1)
+            bias = self.bias.reshape(1, g, -1, 1)
+        return scale_and_shift(groups, mean, var, self.eps, weight, bias).reshape(x.shape)
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
