@@ -7,7 +7,7 @@ ratios to the built-in. The three are timed in turns, repeat after repeat, so th
 the machine's load affects them alike; the table shows medians. Then it runs
 ``benchmarks/optim_step.py``'s ``main()`` (optimizer steps) if that file exists.
 
-    python benchmarks/ops.py [--repeats 7] [--threads 2]
+    python benchmarks/ops.py [--repeats 7] [--threads N]   # default: lib.TORCH_THREADS
 
 float32 for torch; numpy_ref's layers keep γ, β in float64 (their default), so they run mostly
 in float64. On CUDA (when present) the torch rows are repeated on the GPU.
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+import lib
 from lib.numpy_ref import norm as np_norm
 from lib.torch_impl import norm as ti_norm
 
@@ -78,14 +79,16 @@ def numpy_step(module, x, g):
 
 
 def median_times(steps: dict, repeats: int) -> dict:
-    """Median wall time (ms) of each step, run in turns after one warm-up call each."""
+    """Median wall time (ms) of each step after one warm-up call each; the steps run in turns,
+    starting each round with the next one, so none always runs first."""
     for step in steps.values():
         step()
-    times = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
+    names = list(steps)
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
-            step()
+            steps[name]()
             times[name].append(time.perf_counter() - start)
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
@@ -110,7 +113,7 @@ def run_case(name, shape, makers, device, repeats):
     print(row, flush=True)
 
 
-def run_optim_benchmark():
+def run_optim_benchmark(threads):
     path = Path(__file__).with_name("optim_step.py")
     if not path.exists():
         print(f"\n({path.name} not found: no optimizer-step ratios)")
@@ -119,13 +122,18 @@ def run_optim_benchmark():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     print(f"\n{path.name}:")
-    module.main()
+    module.main(["--threads", str(threads)])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per variant")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=lib.TORCH_THREADS,
+        help="torch CPU threads (default: the book's %(default)s; use 1 on a busy machine)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -141,7 +149,7 @@ def main(argv=None):
     for device in devices:
         for name, shape, makers in CASES:
             run_case(name, shape, makers, device, args.repeats)
-    run_optim_benchmark()
+    run_optim_benchmark(args.threads)
 
 
 if __name__ == "__main__":
