@@ -1,4 +1,5 @@
-"""Shared library of the book: NumPy references, PyTorch counterparts, data, training, plots, widgets."""
+"""Shared library of the book: NumPy references, PyTorch counterparts, data, training, plots,
+widgets."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import numpy as np
 __all__ = ["device", "seed_everything", "setup", "show_source"]
 
 # One CPU thread: results do not depend on the machine's core count, and the small models of the
-# book lose little speed. Two threads on a busy 2-core machine were measured 14x slower (busy-waiting
-# threads fighting for cores), so more threads is not the safe default here.
+# book lose little speed. Two threads on a busy 2-core machine were measured 14x slower
+# (busy-waiting threads fighting for cores), so more threads is not the safe default here.
 TORCH_THREADS = 1
 
 
 def device():
-    """The best available torch device: CUDA, then Apple MPS, then CPU."""
+    """The torch device to compute on: $BOOK_DEVICE if set (e.g. "cpu"), else CUDA, then Apple MPS,
+    then CPU. `make test` sets BOOK_DEVICE=cpu so that re-executed chapters reproduce their stored,
+    CPU-computed outputs even on a machine with a GPU."""
     import torch
 
+    requested = os.environ.get("BOOK_DEVICE")
+    if requested:
+        try:
+            return torch.device(requested)
+        except RuntimeError as err:
+            raise ValueError(f"BOOK_DEVICE={requested!r} is not a torch device; "
+                             "use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'") from err
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -28,7 +38,10 @@ def device():
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:
-    """Seed Python, NumPy's legacy global state and torch (CPU and CUDA); return a fresh Generator(seed)."""
+    """Seed Python, NumPy's legacy global state and torch (CPU and CUDA).
+
+    Returns a fresh np.random.Generator(seed) for code that takes an explicit generator.
+    """
     import torch
 
     if not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -41,7 +54,7 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
 
 
 def setup(seed: int = 0, threads: int = TORCH_THREADS) -> np.random.Generator:
-    """Chapter preamble: seed everything, fix torch's CPU thread count, apply the book's plot style."""
+    """Chapter preamble: seed everything, fix torch's CPU thread count, apply the plot style."""
     import torch
 
     torch.set_num_threads(threads)
@@ -52,7 +65,7 @@ def setup(seed: int = 0, threads: int = TORCH_THREADS) -> np.random.Generator:
 
 
 def show_source(obj) -> None:
-    """Print the source code of a library function or class (so chapters never copy library code)."""
+    """Show the source code of a library function or class (chapters never copy library code)."""
     from IPython.display import Markdown, display
 
     display(Markdown(f"```python\n{inspect.getsource(obj)}```"))

@@ -28,8 +28,9 @@ def check_batched_probabilities(predict_proba, seed=0) -> None:
     rng = np.random.default_rng(seed)
     for sizes, batch in CASES:
         net = _reference_mlp(sizes, rng)
-        weights = [layer.params["weight"].copy() for layer in net.layers if "weight" in layer.params]
-        biases = [layer.params["bias"].copy() for layer in net.layers if "bias" in layer.params]
+        linears = [layer for layer in net.layers if isinstance(layer, Linear)]
+        weights = [layer.params["weight"].copy() for layer in linears]
+        biases = [layer.params["bias"].copy() for layer in linears]
         x = rng.standard_normal((batch, sizes[0]))
         expected = softmax(net(x), axis=1)
         got = np.asarray(predict_proba(x, weights, biases))
