@@ -397,6 +397,14 @@ def test_norm_parity(name, device):
     check_three_way(make_np(), make_ti(), make_ref(), make_x, device, TRAIN_THEN_EVAL)
 
 
+def test_groupnorm_extremes_are_layernorm_and_instancenorm():
+    x = torch.randn(3, 4, 5, 2, generator=torch.Generator().manual_seed(0), dtype=DTYPE)
+    layer = ti_norm.LayerNorm((4, 5, 2), elementwise_affine=False)
+    instance = ti_norm.InstanceNorm2d(4)
+    assert_close(ti_norm.GroupNorm(1, 4, affine=False)(x), layer(x), "GroupNorm(1, C)")
+    assert_close(ti_norm.GroupNorm(4, 4, affine=False)(x), instance(x), "GroupNorm(C, C)")
+
+
 def test_batchnorm_running_stats_by_hand():
     """The rule itself, independent of the built-in: momentum weights the NEW statistic and the
     running variance is the UNBIASED batch variance, while x̂ uses the biased one."""

@@ -268,7 +268,8 @@ class LayerNorm(nn.Module):
 class GroupNorm(nn.Module):
     """Group normalization (Wu & He, 2018): the C channels are split into ``num_groups`` groups
     of C/G consecutive channels; per sample and group over those channels and the spatial axes;
-    then a per-channel γ, β. G = 1 is LayerNorm over (C, H, W); G = C is InstanceNorm."""
+    then a per-channel γ, β. Before the affine step, G = 1 is LayerNorm over (C, H, W) and G = C
+    is InstanceNorm."""
 
     def __init__(
         self,
