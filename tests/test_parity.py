@@ -431,29 +431,28 @@ def test_batchnorm_cumulative_average_when_momentum_is_none(device):
         assert_close(buffer, dict(ref.named_buffers())[name], name)
 
 
+STATE_DICT_CASES = [
+    ("BatchNorm1d", (3,), {}),
+    ("BatchNorm2d", (3,), {"affine": False}),
+    ("BatchNorm2d", (3,), {"track_running_stats": False}),
+    ("LayerNorm", ((3, 4),), {}),
+    ("LayerNorm", (3,), {"bias": False}),
+    ("GroupNorm", (2, 4), {}),
+    ("InstanceNorm2d", (3,), {}),
+    ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}),
+    ("Linear", (3, 2), {}),
+    ("PReLU", (3,), {}),
+]
+
+
 @pytest.mark.parametrize(
-    "ours, theirs",
-    [
-        (lambda: ti_norm.BatchNorm1d(3), lambda: nn.BatchNorm1d(3)),
-        (lambda: ti_norm.BatchNorm2d(3, affine=False), lambda: nn.BatchNorm2d(3, affine=False)),
-        (
-            lambda: ti_norm.BatchNorm2d(3, track_running_stats=False),
-            lambda: nn.BatchNorm2d(3, track_running_stats=False),
-        ),
-        (lambda: ti_norm.LayerNorm((3, 4)), lambda: nn.LayerNorm((3, 4))),
-        (lambda: ti_norm.LayerNorm(3, bias=False), lambda: nn.LayerNorm(3, bias=False)),
-        (lambda: ti_norm.GroupNorm(2, 4), lambda: nn.GroupNorm(2, 4)),
-        (lambda: ti_norm.InstanceNorm2d(3), lambda: nn.InstanceNorm2d(3)),
-        (
-            lambda: ti_norm.InstanceNorm2d(3, affine=True, track_running_stats=True),
-            lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
-        ),
-        (lambda: ti_layers.Linear(3, 2), lambda: nn.Linear(3, 2)),
-        (lambda: ti_act.PReLU(3), lambda: nn.PReLU(3)),
-    ],
+    "name, args, kwargs", STATE_DICT_CASES, ids=[f"{n}{a}{k}" for n, a, k in STATE_DICT_CASES]
 )
-def test_state_dict_loads_both_ways(ours, theirs):
+def test_state_dict_loads_both_ways(name, args, kwargs):
     """Same parameter and buffer names, shapes and dtypes: strict load_state_dict both ways."""
+    ours_module = {"Linear": ti_layers, "PReLU": ti_act}.get(name, ti_norm)
+    ours = lambda: getattr(ours_module, name)(*args, **kwargs)
+    theirs = lambda: getattr(nn, name)(*args, **kwargs)
     a, b = ours(), theirs()
     with torch.no_grad():
         for p in b.parameters():
