@@ -113,7 +113,6 @@ def test_never_active_units():
     x = torch.tensor([[1.0, -1.0], [2.0, 0.0], [0.5, -3.0]])
     # unit 0: x₁ − 10 < 0 always (dead); unit 1: x₂ ≤ 0 always (0 counts: dead); unit 2 alive
     assert A.never_active_units(model, x).tolist() == [2]
-    assert A.accuracy(model, x, torch.zeros(3, dtype=torch.long)) == 1.0
 
 
 # ----------------------------------------------------------------------------- zero-centring

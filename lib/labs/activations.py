@@ -38,6 +38,7 @@ __all__ = [
     "saturation_figure",
     "mlp",
     "layer_grad_norms",
+    "grad_norms_at_init",
     "grad_norms_figure",
     "zigzag_problem",
     "sgd_path",
@@ -46,7 +47,6 @@ __all__ = [
     "relu_toy",
     "relu_toy_figure",
     "never_active_units",
-    "accuracy",
 ]
 
 ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "softplus")
@@ -54,7 +54,7 @@ GALLERY = (*ELEMENTWISE, "maxout")
 LABELS = {
     "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "Leaky ReLU (0.01)",
     "prelu": "PReLU (a = 0.25)", "elu": "ELU (α = 1)", "gelu": "GELU", "silu": "SiLU / Swish",
-    "softplus": "Softplus", "maxout": "Maxout (3 pieces)",
+    "softplus": "Softplus", "maxout": "Maxout",
 }
 # The gallery's 1-D maxout unit: max(−0.5x − 1, 0.3x, 1.5x − 1), a convex piecewise-linear bowl.
 MAXOUT_SLOPES = np.array([-0.5, 0.3, 1.5])
@@ -120,7 +120,7 @@ def gallery_figure(xmax: float = 4.0) -> Figure:
         ax.axvline(0, color="0.6", lw=0.8)
         ax.plot(x, f, color=plots.COLORS[0], label="f(x)")
         ax.plot(x, df, "--", color=plots.COLORS[3], label="f′(x)")
-        ax.set_title(LABELS[name])
+        ax.set_title(LABELS[name] + (" (3 pieces)" if name == "maxout" else ""))
         ax.set_ylim(-1.6, 3.2)
     for ax in axes[1]:
         ax.set_xlabel("x")
@@ -242,7 +242,10 @@ def _fashion_batch(n: int = 256):
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_grad_norms(activation, depth, init, width):
+def grad_norms_at_init(activation: str, depth: int, init: str = "default",
+                       width: int = 128) -> np.ndarray:
+    """`layer_grad_norms` of a fresh `mlp(activation, depth, width, init=init)` on the first 256
+    standardised Fashion-MNIST training images (cached: the widget asks for the same nets often)."""
     x, y = _fashion_batch()
     return layer_grad_norms(mlp(activation, depth, width, init=init), x, y)
 
@@ -255,7 +258,7 @@ def grad_norms_figure(depth: int = 10, init: str = "default",
     one line per activation, log scale: how much gradient reaches each layer."""
     fig, ax = plots.new_figure(size=(7, 4))
     for name in activations:
-        norms = _cached_grad_norms(name, depth, init, width)
+        norms = grad_norms_at_init(name, depth, init, width)
         ax.semilogy(np.arange(1, len(norms) + 1), norms, marker="o", ms=3, label=LABELS[name])
     ax.set(xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖",
            title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
@@ -359,7 +362,7 @@ def relu_toy(bias: float = 0.0, lr: float = 0.1, steps: int = 200, width: int = 
 def _draw_units(ax, x, y, w, b, dead, lim=(-2.0, 3.0, -1.6, 2.1)):
     """The data and each hidden unit's line w·x + b = 0, with a tick towards its active side."""
     for c, marker in ((0, "o"), (1, "s")):
-        ax.scatter(*x[y == c].T, s=10, marker=marker, color=plots.COLORS[2 * c], alpha=0.6,
+        ax.scatter(*x[y == c].T, s=12, marker=marker, color=plots.COLORS[2 * c], alpha=0.6,
                    edgecolors="none")
     x0, x1, y0, y1 = lim
     t = np.linspace(-10, 10, 3)
@@ -407,15 +410,8 @@ def never_active_units(model: nn.Module, x: torch.Tensor) -> np.ndarray:
              for m in linears]
     try:
         model.eval()
-        model(x)
+        model(x.to(next(model.parameters()).device))
     finally:
         for h in hooks:
             h.remove()
     return np.array(counts)
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """mean(argmax model(x) == y), in eval mode."""
-    model.eval()
-    return (model(x).argmax(dim=1) == y).float().mean().item()
