@@ -130,9 +130,11 @@ class Rosenbrock(Surface):
     def grad(self, xy):
         xy = _as_points(xy)
         x, y = xy[..., 0], xy[..., 1]
-        dx = -2 * (self.a - x) - 4 * self.b * x * (y - x**2)
-        dy = 2 * self.b * (y - x**2)
-        return np.stack([dx, dy], axis=-1)
+        ridge = y - x * x
+        out = np.empty_like(xy)
+        out[..., 0] = -2 * (self.a - x) - 4 * self.b * x * ridge
+        out[..., 1] = 2 * self.b * ridge
+        return out
 
     def hessian(self, xy):
         x, y = _as_points(xy)
@@ -170,8 +172,10 @@ class Saddle(Surface):
 
     def grad(self, xy):
         xy = _as_points(xy)
-        x, y = xy[..., 0], xy[..., 1]
-        return np.stack([x, y**3 - y], axis=-1)
+        out = xy.copy()  # d/dx = x
+        y = xy[..., 1]
+        out[..., 1] = y * y * y - y
+        return out
 
     def hessian(self, xy):
         _, y = _as_points(xy)

@@ -77,7 +77,7 @@ def test_positive_definite_fraction_falls_with_dimension():
 
 
 def test_saddle_escape():
-    runs = L.saddle_escape(steps=80)
+    runs = L.saddle_escape(steps=100)
     stuck = runs["GD on the ridge"]
     assert np.all(stuck["xy"][:, 1] == 0.0) and abs(stuck["loss"][-1]) < 1e-6
     for name, run in runs.items():

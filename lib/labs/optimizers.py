@@ -11,6 +11,7 @@ import copy
 
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from lib import plots, widgets
@@ -32,6 +33,7 @@ __all__ = [
     "RACE_DEFAULTS",
     "make_optimizer",
     "run_optimizer",
+    "run_torch_optimizer",
     "race_figure",
     "measured_rate",
     "momentum_rates",
@@ -45,7 +47,8 @@ __all__ = [
     "eps_figure",
     "positive_definite_fraction",
     "saddle_escape",
-    "saddle_figure",
+    "paths_figure",
+    "weight_decay_runs",
     "LeastSquares2D",
     "minibatch_walk",
     "gradient_noise",
@@ -58,6 +61,7 @@ __all__ = [
     "make_mlp",
     "TORCH_OPTIMIZERS",
     "train_runs",
+    "compare_runs_figure",
 ]
 
 # ----------------------------------------------------------------------------- 2-D optimizer runs
@@ -138,6 +142,19 @@ def run_optimizer(
     return {"xy": path, "loss": surface.f(path), "diverged_at": diverged_at}
 
 
+def run_torch_optimizer(surface: Surface, optimizer_cls, steps: int = 100, **kwargs) -> np.ndarray:
+    """The path (steps + 1, 2) of a torch optimizer (e.g. ``torch.optim.Adam``) on ``surface``,
+    in float64, with the surface's analytic gradient put in ``.grad`` at each step."""
+    xy = torch.tensor(surface.start, dtype=torch.float64, requires_grad=True)
+    opt = optimizer_cls([xy], **kwargs)
+    path = [xy.detach().numpy().copy()]
+    for _ in range(steps):
+        xy.grad = torch.from_numpy(surface.grad(xy.detach().numpy()))
+        opt.step()
+        path.append(xy.detach().numpy().copy())
+    return np.array(path)
+
+
 def _surface_f(surface):
     return lambda xx, yy: surface.f(np.stack([xx, yy], axis=-1))
 
@@ -212,13 +229,21 @@ def race_figure(
             runs[name] = run_optimizer(s, name, adaptive_lr, steps, betas=(beta1, beta2))
         else:
             runs[name] = run_optimizer(s, name, adaptive_lr, steps)
-    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.2))
+    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.8))
     _draw_race(s, runs, ax_path, ax_loss)
     ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
     ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
-    if runs:
-        ax_loss.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _legend_below(fig, ax_loss)
     return fig
+
+
+def _legend_below(fig, ax, ncols=4):
+    """One legend for the whole figure, under the axes (keeps both panels full width)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), fontsize=9
+        )
 
 
 # ----------------------------------------------------------------------------- momentum
@@ -429,6 +454,20 @@ def eps_figure(sizes: dict):
     return fig
 
 
+def weight_decay_runs(lr=0.03, weight_decay=1.0, steps=1500) -> dict:
+    """Adam with weight_decay (an L2 term λθ added to the gradient) vs AdamW (decoupled decay
+    θ ← θ(1 − lr·λ)) on Rosenbrock, same lr and λ."""
+    s = get_surface("rosenbrock")
+    return {
+        f"Adam, weight_decay={weight_decay:g} (L2 in the gradient)": run_optimizer(
+            s, "Adam", lr, steps, weight_decay=weight_decay
+        ),
+        f"AdamW, weight_decay={weight_decay:g} (decoupled)": run_optimizer(
+            s, "AdamW", lr, steps, weight_decay=weight_decay
+        ),
+    }
+
+
 # ----------------------------------------------------------------------------- saddle points
 
 
@@ -444,7 +483,7 @@ def positive_definite_fraction(dims=(1, 2, 3, 4, 5, 6), samples=100_000, seed=0)
     return np.array(out)
 
 
-def saddle_escape(steps=60, lr=0.1, momentum=0.9, noise=0.05, seed=0) -> dict:
+def saddle_escape(steps=100, lr=0.1, momentum=0.9, noise=0.05, seed=0) -> dict:
     """Runs on `Saddle` from (−2, 0), exactly on the ridge, and from (−2, 1e-3), just off it."""
     s = Saddle()
     ridge, off = np.array([-2.0, 0.0]), s.start
@@ -460,14 +499,13 @@ def saddle_escape(steps=60, lr=0.1, momentum=0.9, noise=0.05, seed=0) -> dict:
     }
 
 
-def saddle_figure(runs: dict):
-    """Paths on the saddle surface (left) and f − f_min per step (right)."""
-    s = Saddle()
-    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.2))
-    _draw_race(s, runs, ax_path, ax_loss)
-    ax_path.plot(0, 0, "X", color="red", markersize=10)
-    ax_path.set_title("saddle at ✖, minima at ✚")
-    ax_loss.legend(fontsize=8, loc="lower left")
+def paths_figure(surface: Surface, runs: dict, title: str = ""):
+    """Runs of `run_optimizer` on ``surface``: paths on its contours (left), f − f_min per step
+    (right, log scale)."""
+    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.8))
+    _draw_race(surface, runs, ax_path, ax_loss)
+    ax_path.set_title(title)
+    _legend_below(fig, ax_loss, ncols=2)
     return fig
 
 
@@ -728,3 +766,31 @@ def train_runs(
             progress=False,
         )
     return histories
+
+
+def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True):
+    """Several `History`s: smoothed training loss per step (left), validation accuracy per
+    epoch (right); a diverged run is labelled with its step."""
+    fig, (ax_loss, ax_acc) = plots.new_figure(ncols=2, size=(12, 4.2))
+    for i, (name, h) in enumerate(histories.items()):
+        color = plots.COLORS[i % len(plots.COLORS)]
+        label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
+        losses = np.array(h.step_loss, dtype=float)
+        losses = losses[np.isfinite(losses)]
+        ax_loss.plot(
+            np.arange(1, len(losses) + 1),
+            plots.smooth(losses, smooth_beta),
+            color=color,
+            label=label,
+        )
+        if h.epoch["val_acc"]:
+            ax_acc.plot(h.epoch["epoch"], h.epoch["val_acc"], "o-", color=color, label=name)
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel(f"training loss (EMA, β = {smooth_beta:g})")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_acc.set_ylabel("validation accuracy")
+    ax_loss.legend(fontsize=8)
+    return fig
