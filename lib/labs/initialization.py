@@ -27,6 +27,7 @@ __all__ = [
     "ACTIVATIONS",
     "propagate",
     "mean_field_stds",
+    "explorer_data",
     "explorer_figure",
     "layer_histograms_figure",
     "correlated_cloud",
@@ -152,15 +153,16 @@ def _hist_layers(depth: int) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _explorer_data(scheme, activation, depth, width):
-    return propagate(scheme, activation, depth, width, n_samples=128, keep=_hist_layers(depth))
+def explorer_data(scheme, activation, depth, width):
+    """propagate() with 64 samples, keeping the first, middle and last layer (cached)."""
+    return propagate(scheme, activation, depth, width, n_samples=64, keep=_hist_layers(depth))
 
 
 @register_widget
 def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=256) -> Figure:
     """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale).
     Right: histograms of h_l for the first, middle and last layer (N(0, 1) inputs)."""
-    data = _explorer_data(scheme, activation, int(depth), int(width))
+    data = explorer_data(scheme, activation, int(depth), int(width))
     layers = np.arange(1, depth + 1)
     fig = Figure(figsize=(10, 3.8))
     ax, bx = fig.subplots(1, 2)
@@ -168,6 +170,10 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     ax.semilogy(layers, data["grad_std"], "s--", ms=3, label=r"gradients $\delta_l$")
     ax.set_xlabel("layer $l$")
     ax.set_ylabel("standard deviation (log scale)")
+    finite = np.concatenate([data["act_std"], data["grad_std"]])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size:  # span at least 1e-2..10 so that small changes do not look dramatic
+        ax.set_ylim(min(finite.min() / 2, 1e-2), max(finite.max() * 2, 10.0))
     ax.set_title(f"{scheme}, {activation}, width {width}")
     ax.legend(loc="best")
     hs = data["activations"]
@@ -175,12 +181,10 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     top = top if np.isfinite(top) and top > 0 else 1.0
     bins = np.linspace(-top, top, 61)
     for i, (layer, h) in enumerate(hs.items()):
-        weights = np.full(h.size, 1.0 / h.size)
-        bx.hist(
-            h.ravel(),
-            bins=bins,
-            weights=weights,
-            histtype="step",
+        counts, _ = np.histogram(h, bins=bins)
+        bx.stairs(
+            counts / h.size,
+            bins,
             lw=1.8,
             color=COLORS[i],
             label=f"layer {layer}: std {h.std():.2g}",
@@ -192,8 +196,9 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     return fig
 
 
-def layer_histograms_figure(activations: dict, title: str = "", bins=50) -> Figure:
-    """One histogram per layer (dict layer -> h_l), shared x range, each titled by its std."""
+def layer_histograms_figure(activations: dict, title: str = "", bins=51) -> Figure:
+    """One histogram per layer (dict layer -> h_l), shared x range (an odd number of bins puts
+    0 at a bin centre), each titled by its std."""
     n = len(activations)
     ncols = min(n, 5)
     nrows = math.ceil(n / ncols)
@@ -208,6 +213,8 @@ def layer_histograms_figure(activations: dict, title: str = "", bins=50) -> Figu
         a.set_visible(False)
     for a in axes[(nrows - 1) * ncols :]:
         a.set_xlabel("$h_l$")
+    for a in axes[::ncols]:
+        a.set_ylabel("fraction")
     if title:
         fig.suptitle(title)
     return fig
