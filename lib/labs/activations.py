@@ -136,7 +136,11 @@ def gradient_regions(name: str, z, flat_tol: float = 0.1) -> dict:
     "flat": |f′(z)| < flat_tol · max|f′| (saturated, or ReLU's flat side); "zero": f′(z) = 0."""
     if not 0 < flat_tol < 1:
         raise ValueError(f"flat_tol must be in (0, 1), got {flat_tol!r}")
-    df = np.abs(activation_curve(name, z)[1])
+    return _regions(name, activation_curve(name, z)[1], flat_tol)
+
+
+def _regions(name, df, flat_tol=0.1):
+    df = np.abs(df)
     return {"flat": float(np.mean(df < flat_tol * peak_derivative(name))),
             "zero": float(np.mean(df == 0))}
 
@@ -150,8 +154,8 @@ def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float
     if not std > 0:
         raise ValueError(f"std must be > 0, got {std!r}")
     z = np.random.default_rng(seed).normal(mean, std, n)
-    f = activation_curve(activation, z)[0]
-    regions = gradient_regions(activation, z)
+    f, dz = activation_curve(activation, z)
+    regions = _regions(activation, dz)
     grid = np.linspace(-12, 12, 1201)
     df = activation_curve(activation, grid)[1] / peak_derivative(activation)
 
@@ -164,7 +168,8 @@ def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float
     ax_in.set(xlim=(-12, 12), ylim=(-0.15, 1.35), xlabel="pre-activation z",
               title=f"inputs z ~ N({mean:g}, {std:g}²)")
     ax_in.legend(loc="upper left", fontsize=9, ncols=2)
-    ax_out.hist(f, bins=80, color=plots.COLORS[2])
+    counts, edges = np.histogram(f, bins=80)
+    ax_out.stairs(counts, edges, fill=True, color=plots.COLORS[2])
     ax_out.set(xlabel=f"output {LABELS[activation]}(z)", ylabel="count",
                title=f"flat: {regions['flat']:.0%} of inputs · f′ = 0: {regions['zero']:.0%}")
     return fig
