@@ -100,6 +100,7 @@ def test_least_squares_gradient_and_minimum():
     num = [(p.f(xy + h * e) - p.f(xy - h * e)) / (2 * h) for e in np.eye(2)]
     np.testing.assert_allclose(p.grad(xy), num, rtol=1e-6)
     np.testing.assert_allclose(p.batch_grad(xy, np.arange(50)), p.grad(xy))
+    np.testing.assert_allclose(p.f(xy), 0.5 * np.mean((p.X @ xy - p.y) ** 2), rtol=1e-12)
     assert np.linalg.norm(p.grad(p.minima[0])) < 1e-12
 
 
