@@ -674,7 +674,7 @@ def schedule_figure(
     log_scale: bool = False,
 ):
     """The learning rate applied at every step under each schedule."""
-    fig, ax = plots.new_figure(size=(8, 4))
+    fig, ax = plots.new_figure(size=(9, 4))
     for name in schedules:
         lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
         ax.plot(np.arange(1, len(lrs) + 1), lrs, label=name)
@@ -683,7 +683,7 @@ def schedule_figure(
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
     ax.set_ylabel("learning rate")
     if schedules:
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
