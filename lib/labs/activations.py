@@ -324,7 +324,8 @@ def zigzag_figure(lr: float = 1.0, steps: int = 60, seed: int = 0) -> Figure:
         plots.contour_trajectories(loss, {f"SGD, lr = {lr:g}": path}, xlim=(-0.6, 1.6),
                                    ylim=(-1.6, 0.6), levels=20, ax=ax, resolution=120)
         ax.plot(*w_star, "P", color="k", ms=10, label="w* = (1, −1)")
-        ax.set(xlabel="w₁", ylabel="w₂", aspect="equal",
+        ax.set(xlabel="w₁", ylabel="w₂", aspect="equal", xticks=np.arange(-0.5, 1.6, 0.5),
+               yticks=np.arange(-1.5, 0.6, 0.5),
                title="zero-centred inputs" if centred else "all-positive inputs (x = σ(z))")
         ax.legend(loc="lower left", fontsize=9)
     return fig
