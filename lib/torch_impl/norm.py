@@ -8,24 +8,72 @@ some axes (``weight`` γ, ``bias`` β). They differ only in the axes:
 - InstanceNorm: over the spatial axes, per sample and channel;
 - GroupNorm: over the channels of a group and the spatial axes, per sample and group.
 
-Computed as y = β + (x − μ)·a with a = γ/√(σ² + ε) (a small tensor when γ is per channel) and
-σ² = mean((x − μ)²): few passes over x, which is what costs time with separate tensor ops.
-Parameter and buffer names match ``torch.nn`` so ``load_state_dict`` works across both.
+In training all share ``Normalize``, an autograd Function with the closed-form backward of
+``lib.numpy_ref.norm`` written with tensor ops: one graph node and a few passes over x instead of
+the dozen nodes autograd would record for the forward's ops. Eval with running statistics is a
+plain y = β + (x − μ)·γ/√(σ² + ε). Parameter and buffer names match ``torch.nn`` so
+``load_state_dict`` works across both.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "Normalize"]
 
 
-def centre(x: torch.Tensor, dims: tuple[int, ...]):
-    """(x − μ, μ, σ²) with μ = mean(x) and the biased σ² = mean((x − μ)²) over ``dims``."""
-    mean = x.mean(dim=dims, keepdim=True)
-    d = x - mean
-    return d, mean, (d * d).mean(dim=dims, keepdim=True)
+class Normalize(torch.autograd.Function):
+    """y = γ·x̂ + β with x̂ = (x − μ)/√(σ² + ε), μ and the biased σ² = mean((x − μ)²) over ``dims``,
+    and the closed-form backward (means over ``dims``, as in ``lib.numpy_ref.norm``):
+
+        dβ = Σ dy,  dγ = Σ dy·x̂   (summed to the shapes of β and γ)
+        dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / √(σ² + ε)   with  dx̂ = γ·dy
+
+    ``Normalize.apply(x, dims, eps, weight, bias)`` returns (y, μ, σ²); ``weight`` and ``bias``
+    (or None) broadcast against x; μ and σ² keep the reduced axes (size 1) and carry no gradient
+    (they feed the running statistics). Saves x̂ and 1/√(σ² + ε). Few full-size temporaries and
+    in-place updates where safe: on the CPU each pass over x, and each new tensor as large as x,
+    costs time. Not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, eps, weight, bias):
+        mean = x.mean(dim=dims, keepdim=True)
+        xhat = x - mean
+        n = x.numel() // mean.numel()  # values per statistic
+        var = torch.linalg.vector_norm(xhat, dim=dims, keepdim=True).square_() / n  # ‖x − μ‖²/n
+        inv_std = torch.rsqrt(var + eps)
+        xhat *= inv_std
+        # a new tensor even without γ: an in-place op on y (ReLU(inplace=True)) must not touch x̂
+        y = xhat.clone() if weight is None else xhat * weight
+        if bias is not None:
+            y += bias
+        ctx.dims = dims
+        ctx.save_for_backward(xhat, inv_std, weight, bias)
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, _dmean, _dvar):
+        xhat, inv_std, weight, bias = ctx.saved_tensors
+        dims = ctx.dims
+        dweight = dbias = None
+        if ctx.needs_input_grad[4]:
+            dbias = dy.sum_to_size(bias.shape)
+        buf = dy * xhat  # the one full-size buffer: dy·x̂, then dx̂·x̂, then dx̂, then dx
+        if ctx.needs_input_grad[3]:
+            # a copy: when γ has x's full shape, sum_to_size returns buf itself
+            dweight = buf.sum_to_size(weight.shape).clone()
+        if weight is not None:
+            buf *= weight  # dx̂·x̂ = γ·dy·x̂
+        mean_dxhat_xhat = buf.mean(dim=dims, keepdim=True)
+        dxhat = buf.copy_(dy) if weight is None else torch.mul(dy, weight, out=buf)
+        mean_dxhat = dxhat.mean(dim=dims, keepdim=True)
+        dx = dxhat.sub_(mean_dxhat).addcmul_(xhat, mean_dxhat_xhat, value=-1).mul_(inv_std)
+        return dx, None, None, dweight, dbias
 
 
 def scale_and_shift(d, var, eps, weight=None, bias=None):
@@ -99,17 +147,24 @@ class _NormBase(nn.Module):
         self.running_mean.mul_(1 - m).add_(m * mean)
         self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
 
-    def _scale_and_shift(self, d, var):
-        """γ·d/√(σ² + ε) + β with per-channel γ, β, for centred d = x − μ."""
-        shape = channel_shape(d)
-        weight = None if self.weight is None else self.weight.reshape(shape)
-        bias = None if self.bias is None else self.bias.reshape(shape)
-        return scale_and_shift(d, var, self.eps, weight, bias)
+    def _per_channel(self, x):
+        """(γ, β) reshaped to (1, C, 1, …) to broadcast over x, or (None, None) without affine."""
+        if self.weight is None:
+            return None, None
+        shape = channel_shape(x)
+        return self.weight.reshape(shape), self.bias.reshape(shape)
+
+    def _normalize(self, x, dims):
+        """``Normalize`` over ``dims`` with per-channel γ, β: returns (y, μ, σ²)."""
+        return Normalize.apply(x, dims, self.eps, *self._per_channel(x))
 
     def _with_running_stats(self, x):
         shape = channel_shape(x)
-        return self._scale_and_shift(
-            x - self.running_mean.reshape(shape), self.running_var.reshape(shape)
+        return scale_and_shift(
+            x - self.running_mean.reshape(shape),
+            self.running_var.reshape(shape),
+            self.eps,
+            *self._per_channel(x),
         )
 
     def extra_repr(self):
@@ -156,14 +211,13 @@ class _BatchNorm(_NormBase):
                 f"Expected more than 1 value per channel when training, got input of shape "
                 f"{tuple(x.shape)} (use a batch of at least 2, or eval mode)"
             )
-        dims = (0, *range(2, x.dim()))
-        d, mean, var = centre(x, dims)
+        y, mean, var = self._normalize(x, (0, *range(2, x.dim())))
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             # momentum=None: cumulative average of all batches so far
             m = 1 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
             self._update_running_stats(mean.flatten(), var.flatten(), n, m)
-        return self._scale_and_shift(d, var)
+        return y
 
 
 class BatchNorm1d(_BatchNorm):
@@ -210,11 +264,11 @@ class InstanceNorm2d(_NormBase):
                 f"Expected more than 1 spatial element when training, got input of shape "
                 f"{tuple(x.shape)}"
             )
-        d, mean, var = centre(x, (2, 3))
+        y, mean, var = self._normalize(x, (2, 3))
         if self.training and self.track_running_stats:
             stats = mean.mean(dim=(0, 2, 3)), var.mean(dim=(0, 2, 3))
             self._update_running_stats(*stats, n, self.momentum)
-        return self._scale_and_shift(d, var)
+        return y
 
 
 class LayerNorm(nn.Module):
@@ -256,8 +310,8 @@ class LayerNorm(nn.Module):
                 f"LayerNorm(normalized_shape={list(self.normalized_shape)}) expects inputs whose "
                 f"last {k} dimensions are {list(self.normalized_shape)}, got shape {tuple(x.shape)}"
             )
-        d, _, var = centre(x, tuple(range(-k, 0)))
-        return scale_and_shift(d, var, self.eps, self.weight, self.bias)  # γ, β elementwise
+        y, _, _ = Normalize.apply(x, tuple(range(-k, 0)), self.eps, self.weight, self.bias)
+        return y  # γ, β elementwise
 
     def extra_repr(self):
         return (
@@ -308,12 +362,12 @@ class GroupNorm(nn.Module):
         # view x as (N, G, C/G, rest): statistics over the last two axes, γ and β per channel
         g = self.num_groups
         groups = x.reshape(x.shape[0], g, self.num_channels // g, -1)
-        d, _, var = centre(groups, (2, 3))
         weight = bias = None
         if self.affine:
             weight = self.weight.reshape(1, g, -1, 1)
             bias = self.bias.reshape(1, g, -1, 1)
-        return scale_and_shift(d, var, self.eps, weight, bias).reshape(x.shape)
+        y, _, _ = Normalize.apply(groups, (2, 3), self.eps, weight, bias)
+        return y.reshape(x.shape)
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
