@@ -41,6 +41,28 @@ def test_textbook_and_pytorch_momentum_agree_until_the_lr_changes():
     assert np.abs(paths["pytorch"][22] - paths["textbook"][22]).max() > 1e-3
 
 
+@pytest.mark.parametrize(
+    "name, cls, kwargs",
+    [
+        ("Nesterov", torch.optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True)),
+        ("RMSprop", torch.optim.RMSprop, dict(lr=0.01)),
+        ("AdamW", torch.optim.AdamW, dict(lr=0.1)),
+    ],
+)
+def test_numpy_paths_equal_torch_optim_paths(name, cls, kwargs):
+    s = get_surface("rosenbrock")
+    ours = L.run_optimizer(s, name, kwargs["lr"], steps=60)["xy"]
+    np.testing.assert_allclose(ours, L.run_torch_optimizer(s, cls, steps=60, **kwargs), atol=1e-12)
+
+
+def test_adam_l2_reaches_a_stationary_point_of_the_l2_loss_adamw_does_not():
+    runs = list(L.weight_decay_runs(lr=0.03, weight_decay=1.0, steps=1500).values())
+    s = get_surface("rosenbrock")
+    ends = [r["xy"][-1] for r in runs]
+    l2_grad = [np.linalg.norm(s.grad(p) + p) for p in ends]
+    assert l2_grad[0] < 1e-6 and l2_grad[1] > 0.1
+
+
 def test_measured_rates_match_theory():
     r = L.momentum_rates(condition_numbers=(10, 100), steps=400)
     np.testing.assert_allclose(r["gd"], r["gd_theory"], rtol=1e-9)
@@ -166,6 +188,18 @@ def test_figure_functions_return_figures():
     assert isinstance(L.race_figure(optimizers=()), Figure)
     assert isinstance(L.ema_figure(bias_correction=False), Figure)
     assert isinstance(L.schedule_figure(epochs=4, steps_per_epoch=3, log_scale=True), Figure)
+    runs = {"a": L.run_optimizer(get_surface("saddle"), "SGD", 0.1, 5)}
+    assert isinstance(L.paths_figure(get_surface("saddle"), runs, title="t"), Figure)
+    net = torch.nn.Linear(3, 2)
+    h = fit(
+        net,
+        torch.nn.functional.cross_entropy,
+        torch.optim.SGD(net.parameters(), lr=0.1),
+        [(torch.randn(4, 3), torch.randint(0, 2, (4,)))],
+        device="cpu",
+        progress=False,
+    )
+    assert isinstance(L.compare_runs_figure({"run": h}), Figure)
 
 
 # ----------------------------------------------------------------------------- exercise checkers
