@@ -177,9 +177,13 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     ax.set_title(f"{scheme}, {activation}, width {width}")
     ax.legend(loc="best")
     hs = data["activations"]
-    top = max(float(np.abs(h).max()) for h in hs.values())
-    top = top if np.isfinite(top) and top > 0 else 1.0
-    bins = np.linspace(-top, top, 61)
+    lo = min(float(h.min()) for h in hs.values())
+    hi = max(float(h.max()) for h in hs.values())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = -1.0, 1.0
+    elif hi <= lo:  # all values equal
+        lo, hi = lo - 1.0, lo + 1.0
+    bins = np.linspace(lo, hi, 61)
     for i, (layer, h) in enumerate(hs.items()):
         counts, _ = np.histogram(h, bins=bins)
         bx.stairs(
@@ -192,7 +196,7 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     bx.set_xlabel("activation value $h_l$")
     bx.set_ylabel("fraction of values")
     bx.set_title("activation histograms")
-    bx.legend(loc="upper right", fontsize=9)
+    bx.legend(loc="best", fontsize=9)
     return fig
 
 
