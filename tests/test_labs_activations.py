@@ -65,7 +65,10 @@ def test_figures_are_figures():
         A.saturation_figure(std=0)
     assert isinstance(A.zigzag_figure(steps=5), Figure)
     assert isinstance(A.relu_toy_figure(steps=3), Figure)
-    assert isinstance(A.grad_norms_figure(depth=2, activations=("relu",)), Figure)
+    def lines(**kw):
+        return len(A.grad_norms_figure(depth=2, activations=("relu",), **kw).axes[0].get_lines())
+
+    assert lines() == lines(also="relu") == 1 and lines(also="elu") == 2
 
 
 # ----------------------------------------------------------------------------- gradient flow

@@ -256,16 +256,19 @@ def grad_norms_at_init(activation: str, depth: int, init: str = "default",
 
 
 @register_widget
-def grad_norms_figure(depth: int = 10, init: str = "default",
+def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none",
                       activations: tuple = ("sigmoid", "tanh", "relu", "gelu"),
                       width: int = 128) -> Figure:
     """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
-    one line per activation, log scale: how much gradient reaches each layer."""
+    one line per activation (plus `also`, drawn dashed, unless "none"), log scale: how much
+    gradient reaches each layer."""
     fig, ax = plots.new_figure(size=(7, 4))
-    for name in activations:
+    names = list(activations) + ([] if also in ("none", *activations) else [also])
+    for i, name in enumerate(names):
         norms = grad_norms_at_init(name, depth, init, width)
-        ax.semilogy(np.arange(1, len(norms) + 1), norms, marker="o", ms=3, label=LABELS[name])
-    ax.set(xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖",
+        ax.semilogy(np.arange(1, len(norms) + 1), norms, "--" if i >= len(activations) else "-",
+                    marker="o", ms=3, label=LABELS[name])
+    ax.set(xlabel="weight layer (1 = next to the input, last = output layer)", ylabel="‖∂L/∂W‖",
            title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
     ax.legend(loc="best", fontsize=9)
     return fig
