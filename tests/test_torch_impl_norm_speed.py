@@ -76,7 +76,7 @@ def test_second_derivative_is_refused():
 
 @pytest.mark.parametrize("affine", [False, True])
 def test_inplace_op_on_output_keeps_gradient(affine):
-    """InstanceNorm → ReLU(inplace=True): the output must not be the x̂ saved for backward."""
+    """InstanceNorm → ReLU(inplace=True): the output must not be a tensor saved for backward."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 4, 4, generator=gen, dtype=DTYPE)
     g = torch.randn(x.shape, generator=gen, dtype=DTYPE)

@@ -10,8 +10,8 @@ some axes (``weight`` γ, ``bias`` β). They differ only in the axes:
 
 In training all share ``Normalize``, an autograd Function with the closed-form backward of
 ``lib.numpy_ref.norm`` written with tensor ops: one graph node and a few passes over x instead of
-the dozen nodes autograd would record for the forward's ops. Eval with running statistics is a
-plain y = β + (x − μ)·γ/√(σ² + ε). Parameter and buffer names match ``torch.nn`` so
+the dozen nodes (and temporaries) autograd would record for the forward's ops. Eval with running
+statistics is a plain y = β + (x − μ)·γ/√(σ² + ε). Parameter and buffer names match ``torch.nn`` so
 ``load_state_dict`` works across both.
 """
 
@@ -25,45 +25,45 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm
 
 
 class Normalize(torch.autograd.Function):
-    """y = γ·x̂ + β with x̂ = (x − μ)/√(σ² + ε), μ and the biased σ² = mean((x − μ)²) over ``dims``,
-    and the closed-form backward (means over ``dims``, as in ``lib.numpy_ref.norm``):
+    """y = γ·x̂ + β with x̂ = (x − μ)/σ, σ = √(σ² + ε), μ and the biased σ² = mean((x − μ)²) over
+    ``dims``, and the closed-form backward (means over ``dims``, as in ``lib.numpy_ref.norm``):
 
         dβ = Σ dy,  dγ = Σ dy·x̂   (summed to the shapes of β and γ)
-        dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / √(σ² + ε)   with  dx̂ = γ·dy
+        dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ   with  dx̂ = γ·dy
 
     ``Normalize.apply(x, dims, eps, weight, bias)`` returns (y, μ, σ²); ``weight`` and ``bias``
     (or None) broadcast against x; μ and σ² keep the reduced axes (size 1) and carry no gradient
-    (they feed the running statistics). Saves x̂ and 1/√(σ² + ε). Few full-size temporaries and
-    in-place updates where safe: on the CPU each pass over x, and each new tensor as large as x,
-    costs time. Not twice differentiable.
+    (they feed the running statistics). Like PyTorch's kernels it saves x, μ and 1/σ, not x̂.
+    Few passes over x and one new full-size tensor per direction (y, dx), updated in place: on
+    the CPU each pass, and each fresh tensor as large as x, costs time. Not twice differentiable.
     """
 
     @staticmethod
     def forward(ctx, x, dims, eps, weight, bias):
         mean = x.mean(dim=dims, keepdim=True)
-        xhat = x - mean
+        y = x - mean
         n = x.numel() // mean.numel()  # values per statistic
-        var = torch.linalg.vector_norm(xhat, dim=dims, keepdim=True).square_() / n  # ‖x − μ‖²/n
+        var = torch.linalg.vector_norm(y, dim=dims, keepdim=True).square_() / n  # ‖x − μ‖²/n
         inv_std = torch.rsqrt(var + eps)
-        xhat *= inv_std
-        # a new tensor even without γ: an in-place op on y (ReLU(inplace=True)) must not touch x̂
-        y = xhat.clone() if weight is None else xhat * weight
+        y *= inv_std  # x̂
+        if weight is not None:
+            y *= weight
         if bias is not None:
             y += bias
         ctx.dims = dims
-        ctx.save_for_backward(xhat, inv_std, weight, bias)
+        ctx.save_for_backward(x, mean, inv_std, weight, bias)
         ctx.mark_non_differentiable(mean, var)
         return y, mean, var
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, _dmean, _dvar):
-        xhat, inv_std, weight, bias = ctx.saved_tensors
+        x, mean, inv_std, weight, bias = ctx.saved_tensors
         dims = ctx.dims
         dweight = dbias = None
         if ctx.needs_input_grad[4]:
             dbias = dy.sum_to_size(bias.shape)
-        buf = dy * xhat  # the one full-size buffer: dy·x̂, then dx̂·x̂, then dx̂, then dx
+        buf = (x - mean).mul_(inv_std).mul_(dy)  # the one full-size buffer; now dy·x̂
         if ctx.needs_input_grad[3]:
             # a copy: when γ has x's full shape, sum_to_size returns buf itself
             dweight = buf.sum_to_size(weight.shape).clone()
@@ -72,7 +72,9 @@ class Normalize(torch.autograd.Function):
         mean_dxhat_xhat = buf.mean(dim=dims, keepdim=True)
         dxhat = buf.copy_(dy) if weight is None else torch.mul(dy, weight, out=buf)
         mean_dxhat = dxhat.mean(dim=dims, keepdim=True)
-        dx = dxhat.sub_(mean_dxhat).addcmul_(xhat, mean_dxhat_xhat, value=-1).mul_(inv_std)
+        # with x̂ = (x − μ)/σ:  dx = dx̂/σ − x·mean(dx̂·x̂)/σ² + (μ·mean(dx̂·x̂)/σ − mean(dx̂))/σ
+        b = mean_dxhat_xhat * inv_std**2
+        dx = dxhat.mul_(inv_std).addcmul_(x, b, value=-1).add_(mean * b - mean_dxhat * inv_std)
         return dx, None, None, dweight, dbias
 
 
