@@ -123,3 +123,17 @@ def test_layernorm_graph_is_one_node():
     assert type(node).__name__ == "NormalizeBackward"
     leaves = [next_node.variable for next_node, _ in node.next_functions]
     assert leaves == [x, layer.weight, layer.bias]
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [(lambda m: m.LayerNorm(5), (0, 5)), (lambda m: m.GroupNorm(2, 4), (0, 4, 5))],
+    ids=["LayerNorm", "GroupNorm"],
+)
+def test_empty_batch_like_builtin(make, shape):
+    """An empty batch gives an empty output and gradient, as with ``torch.nn``."""
+    for module in (norm, nn):
+        x = torch.randn(shape, requires_grad=True)
+        y = make(module)(x)
+        y.sum().backward()
+        assert y.shape == x.grad.shape == shape

@@ -17,6 +17,8 @@ statistics is a plain y = β + (x − μ)·γ/√(σ² + ε). Parameter and buff
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
@@ -42,7 +44,7 @@ class Normalize(torch.autograd.Function):
     def forward(ctx, x, dims, eps, weight, bias):
         mean = x.mean(dim=dims, keepdim=True)
         y = x - mean
-        n = x.numel() // mean.numel()  # values per statistic
+        n = math.prod(x.shape[d] for d in dims)  # values per statistic
         var = torch.linalg.vector_norm(y, dim=dims, keepdim=True).square_() / n  # ‖x − μ‖²/n
         inv_std = torch.rsqrt(var + eps)
         y *= inv_std  # x̂
@@ -363,7 +365,7 @@ class GroupNorm(nn.Module):
             )
         # view x as (N, G, C/G, rest): statistics over the last two axes, γ and β per channel
         g = self.num_groups
-        groups = x.reshape(x.shape[0], g, self.num_channels // g, -1)
+        groups = x.reshape(x.shape[0], g, self.num_channels // g, math.prod(x.shape[2:]))
         weight = bias = None
         if self.affine:
             weight = self.weight.reshape(1, g, -1, 1)
