@@ -33,7 +33,7 @@ test: venv
 	BOOK_DEVICE=cpu OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest
 
 bench: venv
-	$(BIN)/python benchmarks/chapters.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py
 	$(BIN)/python benchmarks/ops.py
 
 clean:
