@@ -1,1 +1,2 @@
-"""Exercise checkers: `check_xxx(your_function)` tests a reader's solution and explains what is wrong."""
+"""Exercise checkers: `check_xxx(your_function)` tests a reader's solution and explains what is
+wrong."""

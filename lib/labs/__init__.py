@@ -1,1 +1,2 @@
-"""Plain functions behind each chapter's interactive figures and experiments (one module per chapter topic)."""
+"""Plain functions behind each chapter's interactive figures and experiments (one module per
+chapter topic)."""
