@@ -89,6 +89,7 @@ def zeros(shape) -> np.ndarray:
 
 
 def constant(shape, val: float) -> np.ndarray:
+    """W = val everywhere (as symmetric as zeros: every unit of a layer stays identical)."""
     return np.full(shape, float(val))
 
 
