@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(HASH)
 HOST   ?= 127.0.0.1
 PORT   ?= 8888
 
-.PHONY: venv lab test bench clean
+.PHONY: venv lab test test-robust bench clean
 
 venv: $(STAMP)
 
@@ -29,8 +29,22 @@ lab: venv
 # One BLAS/OpenMP thread per process: deterministic, and immune to the slow-down of spinning
 # threads when the tests share a small machine. BOOK_DEVICE=cpu: chapters compute on the CPU, as
 # when their stored outputs were made (lib.device()); the GPU parity tests still use CUDA.
+TEST_ENV := BOOK_DEVICE=cpu OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: venv
-	BOOK_DEVICE=cpu OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest
+	$(TEST_ENV) $(BIN)/python -m pytest
+
+# Is the book portable? (a) Every chapter re-executed on PyTorch's portable CPU kernels and MKL's
+# compatible mode (a stand-in for "another CPU") must still match its stored outputs verbatim.
+# (b) Every chapter re-run with other seeds (BOOK_SEED, read by lib.setup) must raise no error and
+# fail no assert; outputs are not compared (nbval's lax mode).
+ROBUST_SEEDS ?= 1 2 3 4
+test-robust: venv
+	$(TEST_ENV) ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(BIN)/python -m pytest chapters
+	@for seed in $(ROBUST_SEEDS); do \
+		echo "== chapters with BOOK_SEED=$$seed (errors and failed asserts only)"; \
+		$(TEST_ENV) BOOK_SEED=$$seed $(BIN)/python -m pytest --nbval-lax -q chapters || exit 1; \
+	done
 
 bench: venv
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py

@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 
-__all__ = ["device", "seed_everything", "setup", "show_source"]
+__all__ = ["chapter_seed", "device", "seed_everything", "setup", "show_source"]
 
 # One CPU thread: results do not depend on the machine's core count, and the small models of the
 # book lose little speed. Two threads on a busy 2-core machine were measured 14x slower
@@ -53,15 +53,31 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def chapter_seed(default: int = 0) -> int:
+    """The seed a chapter runs with: $BOOK_SEED if set (the robustness check runs every chapter
+    with seeds 0–4), else ``default``."""
+    value = os.environ.get("BOOK_SEED")
+    if value is None or value == "":
+        return default
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise ValueError(f"BOOK_SEED must be a non-negative integer, got {value!r}")
+    return seed
+
+
 def setup(seed: int = 0, threads: int = TORCH_THREADS) -> np.random.Generator:
-    """Chapter preamble: seed everything, fix torch's CPU thread count, apply the plot style."""
+    """Chapter preamble: seed everything (``seed``, or $BOOK_SEED when set), fix torch's CPU thread
+    count, apply the plot style. Returns np.random.default_rng(seed)."""
     import torch
 
     torch.set_num_threads(threads)
     from lib import plots
 
     plots.use_style()
-    return seed_everything(seed)
+    return seed_everything(chapter_seed(seed))
 
 
 def show_source(obj) -> None:

@@ -6,7 +6,9 @@ Nothing here touches the network.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,10 @@ __all__ = [
     "MNIST_CLASSES",
     "DataError",
     "Splits",
+    "Prepared",
+    "fashion_mnist",
+    "mnist",
+    "pixel_stats",
     "load_fashion_mnist",
     "load_mnist",
     "sha256_file",
@@ -33,7 +39,8 @@ __all__ = [
     "make_polynomial_regression",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# The folder of the bundled .npz files; $BOOK_DATA_DIR overrides it (e.g. a shared read-only copy).
+DATA_DIR = Path(os.environ.get("BOOK_DATA_DIR") or Path(__file__).resolve().parent.parent / "data")
 REBUILD = "python scripts/build_data.py"
 SOURCES = ("bundled", "torchvision")
 SHA256 = {
@@ -202,6 +209,94 @@ def to_float(x, mean=None, std=None, flatten=False) -> np.ndarray:
             raise ValueError(f"std must be > 0, got {std}")
         out = ((out - np.float32(mean)) / np.float32(std)).astype(np.float32)
     return out.reshape(len(out), -1) if flatten else out
+
+
+STANDARDIZE = ("train", None)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Float images ready for a model (float32 arrays or tensors), labels (int64), class names, and
+    the pixel mean/std used to standardise them (None when not standardised)."""
+
+    x_train: object
+    y_train: object
+    x_val: object
+    y_val: object
+    x_test: object
+    y_test: object
+    classes: tuple
+    mean: float | None
+    std: float | None
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_splits(loader, source, root):
+    splits = loader(source=source, root=root)
+    for part in ("train", "val", "test"):  # shared between callers: nobody may mutate them
+        getattr(splits, f"x_{part}").flags.writeable = False
+        getattr(splits, f"y_{part}").flags.writeable = False
+    return splits
+
+
+def pixel_stats(x) -> tuple[float, float]:
+    """Mean and std of all pixel values x/255 of uint8 images, computed exactly from integer sums
+    (S₁ = Σx, S₂ = Σx²; μ = S₁/(255n), σ² = S₂/(255²n) − μ²): the same bits on every machine and
+    every NumPy release, unlike a float32 reduction."""
+    x = np.asarray(x)
+    if x.dtype != np.uint8 or x.size == 0:
+        raise ValueError(f"pixel_stats expects a non-empty uint8 array, got {x.dtype} {x.shape}")
+    n = x.size
+    s1 = int(x.sum(dtype=np.int64))
+    s2 = int(np.square(x, dtype=np.int64).sum(dtype=np.int64))
+    mean = s1 / (255 * n)
+    var = s2 / (255**2 * n) - mean**2
+    return mean, float(np.sqrt(var))
+
+
+def _prepare(loader, n_train, n_val, n_test, flatten, standardize, tensors, source, root):
+    if standardize not in STANDARDIZE:
+        raise ValueError(f"standardize must be one of {STANDARDIZE}, got {standardize!r}")
+    splits = _cached_splits(loader, source, None if root is None else str(root))
+    counts = {"train": n_train, "val": n_val, "test": n_test}
+    for part, n in counts.items():
+        available = len(getattr(splits, f"y_{part}"))
+        if n is not None and (
+            isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= available
+        ):
+            raise ValueError(
+                f"n_{part} must be None (all) or an integer in [1, {available}], got {n!r}"
+            )
+    # One policy for the whole book: statistics of the *whole* training split (never validation
+    # or test data, chapter 02), one scalar mean and std over all pixels.
+    mean, std = pixel_stats(splits.x_train) if standardize == "train" else (None, None)
+    out = {}
+    for part, n in counts.items():
+        x, y = getattr(splits, f"x_{part}")[:n], getattr(splits, f"y_{part}")[:n]
+        x, y = to_float(x, mean, std, flatten=flatten), y.copy()
+        if tensors:
+            import torch
+
+            x, y = torch.from_numpy(x), torch.from_numpy(y)
+        out[f"x_{part}"], out[f"y_{part}"] = x, y
+    return Prepared(**out, classes=splits.classes, mean=mean, std=std)
+
+
+def fashion_mnist(n_train=None, n_val=None, n_test=None, flatten=True, standardize="train",
+                  tensors=False, source="bundled", root=None) -> Prepared:
+    """The book's Fashion-MNIST, ready to train on: the first n_train/n_val/n_test images of each
+    split (None: all), float32 (x/255 − μ)/σ with μ, σ of the whole training split
+    (``standardize="train"``; None keeps x/255), flattened to (N, 784) unless ``flatten=False``
+    (N, 28, 28), as NumPy arrays or CPU tensors (``tensors=True``). Each call returns fresh arrays."""
+    return _prepare(load_fashion_mnist, n_train, n_val, n_test, flatten, standardize, tensors,
+                    source, root)
+
+
+def mnist(n_train=None, n_val=None, n_test=None, flatten=True, standardize="train",
+          tensors=False, source="bundled", root=None) -> Prepared:
+    """The book's MNIST digits, prepared exactly like :func:`fashion_mnist`."""
+    return _prepare(load_mnist, n_train, n_val, n_test, flatten, standardize, tensors,
+                    source, root)
 
 
 def make_loader(x, y, batch_size=128, shuffle=True, seed=0, device=None):

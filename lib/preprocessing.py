@@ -76,7 +76,7 @@ class Standardizer(_Transform):
             raise ValueError(f"fit needs an array of at least 2 samples, got shape {x.shape}")
         try:
             self.mean_ = x.mean(axis=self.axis, keepdims=True)
-        except (np.exceptions.AxisError, TypeError) as err:
+        except (ValueError, TypeError) as err:  # numpy's AxisError is a ValueError
             raise ValueError(
                 f"axis={self.axis!r} is not valid for an array of shape {x.shape}; "
                 "allowed: None, an int or a tuple of ints below x.ndim"

@@ -237,7 +237,8 @@ class GradientClipping(Callback):
         if self.max_norm is not None:
             total = nn.utils.clip_grad_norm_(params, self.max_norm, self.norm_type)
         else:
-            total = nn.utils.get_total_norm([p.grad for p in params], self.norm_type)
+            # ‖g‖ over all gradients (clip_grad_norm_ with max_norm=inf only measures it)
+            total = nn.utils.clip_grad_norm_(params, float("inf"), self.norm_type)
             nn.utils.clip_grad_value_(params, self.max_value)
         state.history.grad_norm.append(total.item())
 

@@ -294,3 +294,56 @@ def test_polynomial_regression():
 def test_toy_generators_reject_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------------- the prepared entry point
+
+
+def test_pixel_stats_exact_and_equal_to_float64():
+    x = data.load_fashion_mnist().x_train
+    mean, std = data.pixel_stats(x)
+    pixels = x.astype(np.float64) / 255
+    assert mean == pytest.approx(pixels.mean(), rel=1e-12)
+    assert std == pytest.approx(pixels.std(), rel=1e-12)
+    with pytest.raises(ValueError, match="uint8"):
+        data.pixel_stats(pixels)
+
+
+@pytest.mark.parametrize("prepare", [data.fashion_mnist, data.mnist])
+def test_prepared_subsets_standardised_with_whole_training_split(prepare):
+    full = prepare()
+    part = prepare(n_train=100, n_val=50, n_test=10, flatten=False)
+    assert part.x_train.shape == (100, 28, 28) and part.x_val.shape == (50, 28, 28)
+    assert part.x_test.shape == (10, 28, 28) and part.x_train.dtype == np.float32
+    assert (part.mean, part.std) == (full.mean, full.std)  # statistics never depend on n_train
+    np.testing.assert_array_equal(part.x_train.reshape(100, -1), full.x_train[:100])
+    np.testing.assert_array_equal(part.y_val, full.y_val[:50])
+    assert abs(full.x_train.mean()) < 1e-3 and abs(full.x_train.std() - 1) < 1e-3
+    raw = prepare(n_train=5, standardize=None)
+    assert raw.mean is None and 0 <= raw.x_train.min() and raw.x_train.max() <= 1
+
+
+def test_prepared_arrays_are_fresh_and_tensors_work():
+    torch = pytest.importorskip("torch")
+    a = data.fashion_mnist(n_train=10)
+    a.x_train[:] = 0
+    a.y_train[:] = 0
+    b = data.fashion_mnist(n_train=10)
+    assert b.x_train.any() and b.y_train.any()  # mutating one result never reaches another
+    t = data.fashion_mnist(n_train=10, tensors=True)
+    assert isinstance(t.x_train, torch.Tensor) and t.x_train.dtype == torch.float32
+    assert t.y_train.dtype == torch.int64
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_train": 0}, "n_train"),
+        ({"n_val": 10**9}, "n_val"),
+        ({"n_test": 2.5}, "n_test"),
+        ({"standardize": "val"}, "standardize"),
+    ],
+)
+def test_prepared_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.fashion_mnist(**kwargs)
