@@ -1,0 +1,91 @@
+"""A training run described as data, and the one place that turns it into a trained model.
+
+    spec = RunSpec(model=partial(models.mlp, [784, 64, 10]),
+                   optimizer=partial(torch.optim.SGD, lr=0.1, momentum=0.9),
+                   epochs=3, seed=0)
+    history = run(spec, data.fashion_mnist(n_train=5000, n_val=2000))
+    histories = run_grid({"lr 0.1": spec, "lr 0.01": replace(spec, optimizer=...)}, prepared)
+
+`run` builds, in this order: the model from ``spec.model(generator=Generator(seed))``, the optimizer
+from ``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
+steps_per_epoch)`` (a ``(scheduler, interval)`` pair for `lib.train.LRScheduler`), the callbacks
+from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``; then
+calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+from lib.data import make_loader
+from lib.train import History, LRScheduler, fit
+
+__all__ = ["RunSpec", "run", "run_grid", "with_seeds"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """model(generator=...) -> nn.Module; optimizer(params) -> Optimizer; schedule(optimizer,
+    epochs, steps_per_epoch) -> (scheduler, "step" | "epoch") or None; callbacks() -> list of
+    lib.train callbacks or None; loss(outputs, targets) -> batch mean."""
+
+    model: Callable
+    optimizer: Callable
+    epochs: int = 3
+    batch_size: int = 64
+    seed: int = 0
+    schedule: Callable | None = None
+    callbacks: Callable | None = None
+    loss: Callable = F.cross_entropy
+
+    def __post_init__(self):
+        for name in ("model", "optimizer"):
+            if not callable(getattr(self, name)):
+                raise TypeError(f"RunSpec.{name} must be callable (e.g. functools.partial), "
+                                f"got {type(getattr(self, name)).__name__}")
+        for name in ("schedule", "callbacks"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TypeError(f"RunSpec.{name} must be callable or None, "
+                                f"got {type(value).__name__}")
+        for name, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"RunSpec.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def run(spec: RunSpec, data, device="cpu") -> History:
+    """Train one spec on ``data`` (a `lib.data.Prepared`: x_train, y_train, x_val, y_val) and
+    return its History (divergence is recorded in it, not raised)."""
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
+    model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
+    optimizer = spec.optimizer(model.parameters())
+    train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size, seed=spec.seed)
+    val = None
+    if getattr(data, "x_val", None) is not None:
+        val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
+    callbacks = list(spec.callbacks()) if spec.callbacks is not None else []
+    if spec.schedule is not None:
+        steps_per_epoch = math.ceil(len(data.y_train) / spec.batch_size)
+        scheduler, interval = spec.schedule(optimizer, spec.epochs, steps_per_epoch)
+        callbacks.append(LRScheduler(scheduler, interval=interval))
+    return fit(model, spec.loss, optimizer, train, val, epochs=spec.epochs, callbacks=callbacks,
+               device=device, progress=False)
+
+
+def run_grid(specs: dict, data, device="cpu") -> dict:
+    """{label: RunSpec} -> {label: History}, run one after the other on the same data."""
+    if not isinstance(specs, dict) or not specs:
+        raise ValueError("specs must be a non-empty dict {label: RunSpec}")
+    return {label: run(spec, data, device=device) for label, spec in specs.items()}
+
+
+def with_seeds(spec: RunSpec, seeds) -> dict:
+    """{seed: the same spec with that seed}: a seed sweep for results with a spread."""
+    return {seed: dataclasses.replace(spec, seed=seed) for seed in seeds}
