@@ -1,0 +1,39 @@
+"""lib.exercises.harness: one convention for every checker."""
+
+from lib.exercises.harness import Wrong, checker
+
+
+@checker
+def check_double(f):
+    """f(x) must return 2x."""
+    for x in (0, 1, -3):
+        if f(x) != 2 * x:
+            raise Wrong(f"f({x}) should be {2 * x}, got {f(x)}: multiply by 2")
+
+
+def test_correct_answer_passes(capsys):
+    assert check_double(lambda x: 2 * x) is True
+    assert capsys.readouterr().out == "✓ check_double: all checks passed\n"
+
+
+def test_stub_is_reported_not_raised(capsys):
+    def stub(x):
+        raise NotImplementedError
+
+    assert check_double(stub) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_wrong_answer_gets_its_hint(capsys):
+    assert check_double(lambda x: x + 1) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ check_double: f(0) should be 0, got 1") and "multiply by 2" in out
+
+
+def test_readers_exception_is_shown(capsys):
+    assert check_double(lambda x: 1 / 0 if x == 0 else 2 * x) is False
+    assert "your code raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_wrapper_keeps_name_and_docstring():
+    assert check_double.__name__ == "check_double" and "2x" in check_double.__doc__
