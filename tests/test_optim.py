@@ -364,3 +364,85 @@ def test_torch_impl_honours_param_groups(name, device):
         runs.append([t.detach().cpu().numpy() for t in tensors])
     for ours_t, ref_t in zip(*runs, strict=True):
         np.testing.assert_allclose(ours_t, ref_t, rtol=RTOL, atol=ATOL)
+
+
+# --- bad hyper-parameters that torch.optim accepts but that break training (issue 9) ---
+
+ACCEPTED_BY_TORCH_BUT_BROKEN = [
+    ("Adam", dict(eps=0), r"eps must be > 0: it keeps the update finite"),
+    ("AdamW", dict(eps=0.0), r"eps must be > 0"),
+    ("Adagrad", dict(eps=0), r"eps must be > 0: it keeps the update finite"),
+    ("RMSprop", dict(eps=0), r"eps must be > 0"),
+    ("RMSprop", dict(alpha=1.5), r"Invalid alpha value: 1.5 \(alpha must be in \[0, 1\)"),
+    ("RMSprop", dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
+    ("SGD", dict(momentum=1.0), r"Invalid momentum value: 1.0 \(momentum must be in \[0, 1\)"),
+    ("SGD", dict(momentum=0.9, dampening=1.5), r"dampening must be in \[0, 1\)"),
+    ("SGD", dict(momentum=0.9, dampening=-0.5), r"dampening must be in \[0, 1\)"),
+    ("SGD", dict(momentum="0.9"), r"Invalid momentum value: '0.9'"),
+    ("Adam", dict(eps="1e-8"), r"Invalid eps value: '1e-8'"),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "message"), ACCEPTED_BY_TORCH_BUT_BROKEN)
+def test_hyperparameters_that_break_training_are_refused(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(nref, name)({"w": np.zeros(2)}, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        getattr(timpl, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.parametrize("name", ["Adam", "Adagrad", "RMSprop"])
+def test_eps_zero_would_give_nan_on_a_zero_gradient(name):
+    """Why eps > 0 is required: with eps = 0 a zero gradient entry gives 0/0 (shown by torch)."""
+    w = torch.zeros(2, requires_grad=True)
+    opt = getattr(torch.optim, name)([w], eps=0)
+    w.grad = torch.tensor([1.0, 0.0])
+    opt.step()
+    assert torch.isnan(w).any()
+    theta = np.zeros(2)
+    getattr(nref, name)({"w": theta}, eps=1e-8).step({"w": np.array([1.0, 0.0])})
+    assert np.isfinite(theta).all() and theta[1] == 0
+
+
+def test_textbook_momentum_refuses_momentum_of_one():
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        nref.TextbookMomentum({"w": np.zeros(2)}, lr=0.1, momentum=1.0)
+
+
+def test_clipping_thresholds_of_zero_are_refused():
+    """max_norm = 0 or clip_value = 0 would zero every gradient: training silently frozen."""
+    for call in (
+        lambda: nref.clip_grad_norm(random_grads(1.0), 0),
+        lambda: timpl.clip_grad_norm_(as_torch_params(random_grads(1.0), "cpu"), 0.0),
+    ):
+        with pytest.raises(ValueError, match=r"max_norm must be > 0: 0 would set every gradient"):
+            call()
+    for call in (
+        lambda: nref.clip_grad_value(random_grads(1.0), 0),
+        lambda: timpl.clip_grad_value_(as_torch_params(random_grads(1.0), "cpu"), 0),
+    ):
+        with pytest.raises(ValueError, match=r"clip_value must be > 0"):
+            call()
+    with pytest.raises(ValueError, match=r"norm_type must be > 0 or inf \(2.0: Euclidean\), got"):
+        nref.clip_grad_norm(random_grads(1.0), 1.0, norm_type="l2")
+
+
+def test_numpy_clip_grad_norm_refuses_non_finite_gradients():
+    grads = {"weight": np.array([1.0, np.inf]), "bias": np.array([2.0])}
+    with np.errstate(all="raise"):  # and no NumPy warning on the way
+        with pytest.raises(ValueError, match=r"the gradients \['weight'\] have inf/NaN entries"):
+            nref.clip_grad_norm(grads, 1.0)
+    np.testing.assert_array_equal(grads["bias"], [2.0])  # nothing was scaled
+
+
+def test_torch_impl_clip_grad_norm_non_finite_like_torch():
+    """Default: scale anyway, as torch.nn.utils does; error_if_nonfinite=True raises."""
+    grads = {"weight": np.array([1.0, np.inf]), "bias": np.array([2.0])}
+    ours, ref = as_torch_params(grads, "cpu"), as_torch_params(grads, "cpu")
+    total = timpl.clip_grad_norm_(ours, 1.0)
+    total_ref = torch.nn.utils.clip_grad_norm_(ref, 1.0)
+    assert math.isinf(total.item()) and math.isinf(total_ref.item())
+    for p, q in zip(ours, ref, strict=True):
+        torch.testing.assert_close(p.grad, q.grad, equal_nan=True)
+    with pytest.raises(ValueError, match="cannot be clipped; gradients must be finite"):
+        timpl.clip_grad_norm_(as_torch_params(grads, "cpu"), 1.0, error_if_nonfinite=True)

@@ -32,6 +32,8 @@ __all__ = [
     "clip_grad_value",
     "check_lr",
     "check_non_negative",
+    "check_positive",
+    "check_fraction",
     "check_betas",
     "check_nesterov",
     "check_norm_type",
@@ -47,10 +49,32 @@ def check_lr(lr) -> None:
         raise ValueError(f"Invalid learning rate: {lr!r} (must be a finite number >= 0)")
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def check_non_negative(name: str, value) -> None:
-    """Raise ValueError unless value is a number >= 0 (name as in PyTorch: momentum, eps, …)."""
-    if not isinstance(value, (int, float, np.integer, np.floating)) or not value >= 0:
+    """Raise ValueError unless value is a number >= 0 (name as in PyTorch: weight_decay, …)."""
+    if not _is_number(value) or not value >= 0:
         raise ValueError(f"Invalid {name} value: {value!r} (must be >= 0)")
+
+
+def check_positive(name: str, value, why: str) -> None:
+    """Raise ValueError unless value is a number > 0; ``why`` says what 0 would break."""
+    if not _is_number(value) or not value > 0:
+        raise ValueError(f"Invalid {name} value: {value!r} ({name} must be > 0: {why})")
+
+
+def check_fraction(name: str, value, why: str) -> None:
+    """Raise ValueError unless value is a number in [0, 1); ``why`` says what 1 or more would do."""
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ValueError(f"Invalid {name} value: {value!r} ({name} must be in [0, 1): {why})")
+
+
+EPS_WHY = "it keeps the update finite where the second moment is 0"
+MOMENTUM_WHY = "with 1 or more the momentum buffer grows without bound"
+ALPHA_WHY = "at 1 the average of g² stays 0, above 1 it turns negative (NaN)"
+CLIP_WHY = "0 would set every gradient to 0 and freeze training"
 
 
 def check_betas(betas) -> None:
@@ -125,7 +149,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         check_lr(lr)
-        check_non_negative("momentum", momentum)
+        check_fraction("momentum", momentum, MOMENTUM_WHY)
+        check_fraction("dampening", dampening, "it is the share of each gradient left out")
         check_non_negative("weight_decay", weight_decay)
         check_nesterov(momentum, dampening, nesterov)
         defaults = dict(
@@ -162,7 +187,7 @@ class TextbookMomentum(Optimizer):
 
     def __init__(self, params, lr, momentum=0.9):
         check_lr(lr)
-        check_non_negative("momentum", momentum)
+        check_fraction("momentum", momentum, "with 1 or more the velocity grows without bound")
         super().__init__(params, dict(lr=lr, momentum=momentum))
 
     def _update(self, p, g, state, group):
@@ -196,7 +221,7 @@ class Adagrad(Optimizer):
         check_non_negative("lr_decay", lr_decay)
         check_non_negative("weight_decay", weight_decay)
         check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        check_non_negative("eps", eps)
+        check_positive("eps", eps, EPS_WHY)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -242,10 +267,10 @@ class RMSprop(Optimizer):
         eps_inside_sqrt=False,
     ):
         check_lr(lr)
-        check_non_negative("eps", eps)
-        check_non_negative("momentum", momentum)
+        check_positive("eps", eps, EPS_WHY)
+        check_fraction("momentum", momentum, MOMENTUM_WHY)
         check_non_negative("weight_decay", weight_decay)
-        check_non_negative("alpha", alpha)
+        check_fraction("alpha", alpha, ALPHA_WHY)
         defaults = dict(
             lr=lr,
             alpha=alpha,
@@ -307,7 +332,7 @@ class Adam(Optimizer):
         eps_inside_sqrt=False,
     ):
         check_lr(lr)
-        check_non_negative("eps", eps)
+        check_positive("eps", eps, EPS_WHY)
         check_betas(betas)
         check_non_negative("weight_decay", weight_decay)
         defaults = dict(
@@ -376,10 +401,9 @@ class AdamW(Adam):
 
 def check_norm_type(norm_type) -> float:
     """Return norm_type as a float; raise ValueError unless it is > 0 (inf allowed)."""
-    norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"norm_type must be > 0 or inf, got {norm_type}")
-    return norm_type
+    if not _is_number(norm_type) or not norm_type > 0:
+        raise ValueError(f"norm_type must be > 0 or inf (2.0: Euclidean), got {norm_type!r}")
+    return float(norm_type)
 
 
 def clip_grad_norm(grads: dict[str, np.ndarray], max_norm, norm_type=2.0) -> float:
@@ -387,11 +411,19 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm, norm_type=2.0) -> flo
 
     total = ‖(‖g_1‖_p, ‖g_2‖_p, …)‖_p  (the p-norm of all gradients concatenated; inf: max |g|);
     c = max_norm/(total + 1e-6);  if c < 1: g ← c·g for every g.  Returns total (before clipping).
+    ValueError if a gradient has an inf/NaN entry (torch.nn.utils' ``error_if_nonfinite=True``).
     """
-    check_non_negative("max_norm", max_norm)
+    check_positive("max_norm", max_norm, CLIP_WHY)
     norm_type = check_norm_type(norm_type)
     norms = [np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads.values()]
     total = float(np.linalg.norm(norms, ord=norm_type)) if norms else 0.0
+    if not math.isfinite(total):
+        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
+        raise ValueError(
+            f"clip_grad_norm: the gradients {bad} have inf/NaN entries, so their total norm is "
+            f"{total} and cannot be clipped (scaling would give NaN or 0); gradients must be "
+            "finite: the run diverged, stop it or lower the learning rate"
+        )
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads.values():
@@ -401,6 +433,6 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm, norm_type=2.0) -> flo
 
 def clip_grad_value(grads: dict[str, np.ndarray], clip_value) -> None:
     """Clip every gradient entry in place to [−clip_value, clip_value]."""
-    check_non_negative("clip_value", clip_value)
+    check_positive("clip_value", clip_value, CLIP_WHY)
     for g in grads.values():
         np.clip(g, -clip_value, clip_value, out=g)

@@ -13,11 +13,17 @@ import math
 import torch
 
 from lib.numpy_ref.optim import (
+    ALPHA_WHY,
+    CLIP_WHY,
+    EPS_WHY,
+    MOMENTUM_WHY,
     check_betas,
+    check_fraction,
     check_lr,
     check_nesterov,
     check_non_negative,
     check_norm_type,
+    check_positive,
 )
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_"]
@@ -52,7 +58,8 @@ class SGD(_Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         check_lr(lr)
-        check_non_negative("momentum", momentum)
+        check_fraction("momentum", momentum, MOMENTUM_WHY)
+        check_fraction("dampening", dampening, "it is the share of each gradient left out")
         check_non_negative("weight_decay", weight_decay)
         check_nesterov(momentum, dampening, nesterov)
         defaults = dict(
@@ -92,7 +99,7 @@ class Adagrad(_Optimizer):
         check_non_negative("lr_decay", lr_decay)
         check_non_negative("weight_decay", weight_decay)
         check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        check_non_negative("eps", eps)
+        check_positive("eps", eps, EPS_WHY)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -125,10 +132,10 @@ class RMSprop(_Optimizer):
         self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False
     ):
         check_lr(lr)
-        check_non_negative("eps", eps)
-        check_non_negative("momentum", momentum)
+        check_positive("eps", eps, EPS_WHY)
+        check_fraction("momentum", momentum, MOMENTUM_WHY)
         check_non_negative("weight_decay", weight_decay)
-        check_non_negative("alpha", alpha)
+        check_fraction("alpha", alpha, ALPHA_WHY)
         defaults = dict(
             lr=lr,
             alpha=alpha,
@@ -175,7 +182,7 @@ class Adam(_Optimizer):
         self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False
     ):
         check_lr(lr)
-        check_non_negative("eps", eps)
+        check_positive("eps", eps, EPS_WHY)
         check_betas(betas)
         check_non_negative("weight_decay", weight_decay)
         defaults = dict(
@@ -226,19 +233,27 @@ def _grads(parameters) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0) -> torch.Tensor:
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) -> torch.Tensor:
     """Scale the gradients in place so that their joint p-norm is at most ``max_norm``.
 
     total = ‖(‖g_1‖_p, ‖g_2‖_p, …)‖_p;  g ← g·min(1, max_norm/(total + 1e-6)).  Returns total as a
     tensor (the multiply by a clamped coefficient avoids a GPU→CPU sync, like torch.nn.utils).
+    An inf/NaN gradient makes total non-finite and the clipped gradients NaN or 0, as in
+    torch.nn.utils; ``error_if_nonfinite=True`` raises instead (one sync to check).
     """
-    check_non_negative("max_norm", max_norm)
+    check_positive("max_norm", max_norm, CLIP_WHY)
     norm_type = check_norm_type(norm_type)
     grads = _grads(parameters)
     if not grads:
         return torch.tensor(0.0)
     norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
     total = torch.linalg.vector_norm(norms, norm_type)
+    if error_if_nonfinite and not torch.isfinite(total):
+        raise ValueError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"{total.item()}, so it cannot be clipped; gradients must be finite (the run "
+            "diverged), or pass error_if_nonfinite=False to scale them anyway"
+        )
     coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     for g in grads:
         g.mul_(coef)
@@ -248,6 +263,6 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0) -> torch.Tensor:
 @torch.no_grad()
 def clip_grad_value_(parameters, clip_value) -> None:
     """Clip every gradient entry in place to [−clip_value, clip_value]."""
-    check_non_negative("clip_value", clip_value)
+    check_positive("clip_value", clip_value, CLIP_WHY)
     for g in _grads(parameters):
         g.clamp_(-clip_value, clip_value)
