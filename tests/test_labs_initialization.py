@@ -78,6 +78,45 @@ def test_explorer_figure_and_histograms_build():
     assert len(lab.preprocessing_figure(lab.correlated_cloud(50)).axes) == 6
 
 
+def test_explorer_data_is_cached_and_read_only():
+    first = lab.explorer_data("He normal", "relu", 4, 16)
+    assert lab.explorer_data("He normal", "relu", 4, 16) is first  # cached
+    for arr in [first["act_std"], first["grad_std"], *first["activations"].values()]:
+        assert not arr.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first["act_std"][0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        first["activations"][1][:] = 0.0
+    fresh = lab.propagate("He normal", "relu", 4, 16, n_samples=64, keep=(1, 2, 4))
+    np.testing.assert_array_equal(
+        lab.explorer_data("He normal", "relu", 4, 16)["act_std"], fresh["act_std"]
+    )
+
+
+def test_image_rows_figure():
+    rows = {"a": np.zeros((3, 4, 4)), "b": np.ones((3, 4, 4))}
+    fig = lab.image_rows_figure(rows)
+    assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "a"
+    with pytest.raises(ValueError, match="at least one"):
+        lab.image_rows_figure({})
+    with pytest.raises(ValueError, match="same number"):
+        lab.image_rows_figure({"a": np.zeros((3, 4, 4)), "b": np.zeros((2, 4, 4))})
+
+
+def test_gd_loss_gap_is_measured_against_the_closed_form_optimum():
+    x = lab.correlated_cloud(300)
+    y = x @ np.array([1.5, -2.0]) + 0.5 + np.random.default_rng(1).standard_normal(300)
+    r = lab.gd_steps_to_converge(x, y, tol=1e-6)
+    coef, *_ = np.linalg.lstsq(np.column_stack([x, np.ones(300)]), y, rcond=None)
+    best = np.sum((np.column_stack([x, np.ones(300)]) @ coef - y) ** 2) / 600
+    assert math.isclose(r["loss_star"], best, rel_tol=1e-9)
+    gap = r["losses"] - r["loss_star"]
+    assert gap[-1] <= 1e-6 * gap[0] < gap[-2]  # stopped at the first step within tolerance
+    k = np.arange(len(gap))
+    assert np.all(gap <= r["rate"] ** (2 * k) * gap[0] + 1e-12)  # (κ−1)/(κ+1) bound
+    assert math.isclose(r["rate"], (r["kappa"] - 1) / (r["kappa"] + 1))
+
+
 def test_gd_steps_shrink_with_the_condition_number():
     x = lab.correlated_cloud(300)
     y = x @ np.array([1.5, -2.0]) + 0.5
@@ -132,10 +171,28 @@ def test_checkers_reject_the_usual_mistakes(capsys):
         lambda fi, fo, rng: init.xavier_uniform((fo, fi), rng=np.random.default_rng())
     )
     assert "rng" in capsys.readouterr().out
+
+    def right_for_one_shape(fi, fo, rng):  # √(1.5/fan_out) = √(6/(fan_in+fan_out)) for 300, 100
+        a = math.sqrt(1.5 / fo)
+        return rng.uniform(-a, a, (fo, fi))
+
+    assert not ex.check_xavier_uniform(right_for_one_shape)
+    assert "other shape" in capsys.readouterr().out
+
+    def ignores_rng(fi, fo, rng):
+        a = math.sqrt(6 / (fi + fo))
+        return np.random.default_rng(0).uniform(-a, a, (fo, fi))
+
+    assert not ex.check_xavier_uniform(ignores_rng)
+    assert "ignores its rng" in capsys.readouterr().out
     assert not ex.check_standardize_splits(
         lambda a, b: ((a - a.mean(0)) / a.std(0), (b - b.mean(0)) / b.std(0))
     )
     assert "own statistics" in capsys.readouterr().out
+    assert not ex.check_standardize_splits(
+        lambda a, b: ((a - a.mean(0)) / a.std(0, ddof=1), (b - a.mean(0)) / a.std(0, ddof=1))
+    )
+    assert "ddof" in capsys.readouterr().out
     assert not ex.check_relu_rms(lambda depth, n, std: (n * std**2) ** (depth / 2))
     assert "half" in capsys.readouterr().out
 

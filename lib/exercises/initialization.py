@@ -60,53 +60,71 @@ def check_he_normal_std(he_normal_std) -> bool:
 
 def check_xavier_uniform(xavier_uniform) -> bool:
     """xavier_uniform(fan_in, fan_out, rng) must return a (fan_out, fan_in) sample, drawn from
-    rng, of U(−a, a) with a = √(6 / (fan_in + fan_out)), i.e. Var = 2 / (fan_in + fan_out)."""
-    fan_in, fan_out = 300, 100
-    w = _call(xavier_uniform, fan_in, fan_out, np.random.default_rng(0))
-    if w is None:
-        return False
-    w = np.asarray(w, dtype=float)
-    if w.shape == (fan_in, fan_out):
-        return _fail(
-            f"shape {w.shape} is transposed: PyTorch's weights are (fan_out, fan_in) = "
-            f"({fan_out}, {fan_in})"
-        )
-    if w.shape != (fan_out, fan_in):
-        return _fail(f"expected shape (fan_out, fan_in) = ({fan_out}, {fan_in}), got {w.shape}")
-    again = np.asarray(xavier_uniform(fan_in, fan_out, np.random.default_rng(0)), dtype=float)
-    if not np.array_equal(w, again):
-        return _fail(
-            "two calls with np.random.default_rng(0) gave different weights: draw from "
-            "the rng argument (rng.uniform), not from np.random"
-        )
-    bound = math.sqrt(6.0 / (fan_in + fan_out))
-    target = 2.0 / (fan_in + fan_out)
-    var = float(np.mean(w**2))
-    if abs(w.mean()) > 5 * math.sqrt(target / w.size):
-        return _fail(f"the mean {w.mean():.3g} is not 0: sample from U(−a, a), symmetric around 0")
-    if abs(var / target - 1) > 0.05:
-        hints = {
-            1.0 / fan_in: "Var = 1/fan_in is LeCun's rule, not Glorot's 2/(fan_in + fan_out)",
-            target / 3: "the bound looks like √(2/(fan_in+fan_out)), which is the std; a uniform "
-            "U(−a, a) has Var = a²/3, so a = √(6/(fan_in+fan_out))",
-            2.0 / fan_in: "Var = 2/fan_in is He's rule (for ReLU), not Glorot's",
-        }
-        hint = next((h for v, h in hints.items() if abs(var / v - 1) < 0.05), "")
-        return _fail(f"Var(w) ≈ {var:.4g}, expected 2/(fan_in+fan_out) = {target:.4g}. {hint}")
-    if np.abs(w).max() > bound * (1 + 1e-12):
-        return _fail(
-            f"values up to {np.abs(w).max():.4g} exceed the bound a = {bound:.4g}; "
-            "U(−a, a) never leaves [−a, a] (did you draw from a normal?)"
-        )
-    inner = float(np.mean(np.abs(w) < bound / 2))
-    if abs(inner - 0.5) > 0.02:
-        return _fail(
-            f"{inner:.0%} of the values lie in (−a/2, a/2); a uniform distribution puts "
-            "50% there (did you draw from a normal?)"
-        )
+    rng, of U(−a, a) with a = √(6 / (fan_in + fan_out)), i.e. Var = 2 / (fan_in + fan_out).
+    Two shapes, (fan_in, fan_out) = (300, 100) and (50, 350), catch a formula that matches
+    Glorot's for one shape only (e.g. a = √(1.5 / fan_out) = √(6 / 400) when fan_out = 100)."""
+    for fan_in, fan_out in ((300, 100), (50, 350)):
+        w = _call(xavier_uniform, fan_in, fan_out, np.random.default_rng(0))
+        if w is None:
+            return False
+        w = np.asarray(w, dtype=float)
+        if w.shape == (fan_in, fan_out):
+            return _fail(
+                f"shape {w.shape} is transposed: PyTorch's weights are (fan_out, fan_in) = "
+                f"({fan_out}, {fan_in})"
+            )
+        if w.shape != (fan_out, fan_in):
+            return _fail(f"expected shape (fan_out, fan_in) = ({fan_out}, {fan_in}), got {w.shape}")
+        again = np.asarray(xavier_uniform(fan_in, fan_out, np.random.default_rng(0)), dtype=float)
+        if not np.array_equal(w, again):
+            return _fail(
+                "two calls with np.random.default_rng(0) gave different weights: draw from "
+                "the rng argument (rng.uniform), not from np.random"
+            )
+        other = np.asarray(xavier_uniform(fan_in, fan_out, np.random.default_rng(1)), dtype=float)
+        if np.array_equal(w, other):
+            return _fail(
+                "default_rng(0) and default_rng(1) gave the same weights: your function ignores "
+                "its rng argument; draw the sample with rng.uniform(...)"
+            )
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        target = 2.0 / (fan_in + fan_out)
+        var = float(np.mean(w**2))
+        if abs(w.mean()) > 5 * math.sqrt(target / w.size):
+            return _fail(
+                f"the mean {w.mean():.3g} is not 0: sample from U(−a, a), symmetric around 0"
+            )
+        if abs(var / target - 1) > 0.05:
+            hints = {
+                1.0 / fan_in: "Var = 1/fan_in is LeCun's rule, not Glorot's 2/(fan_in + fan_out)",
+                target / 3: "the bound looks like √(2/(fan_in+fan_out)), which is the std; a "
+                "uniform U(−a, a) has Var = a²/3, so a = √(6/(fan_in+fan_out))",
+                2.0 / fan_in: "Var = 2/fan_in is He's rule (for ReLU), not Glorot's",
+            }
+            hint = next((h for v, h in hints.items() if abs(var / v - 1) < 0.05), "")
+            if fan_in == 50:  # the variance was right for (300, 100): the formula is not Glorot's
+                hint = (
+                    "your variance was right for fan_in=300, fan_out=100 but not for this other "
+                    "shape: Glorot's rule depends on fan_in + fan_out, symmetrically"
+                )
+            return _fail(
+                f"for fan_in={fan_in}, fan_out={fan_out}: Var(w) ≈ {var:.4g}, expected "
+                f"2/(fan_in+fan_out) = {target:.4g}. {hint}"
+            )
+        if np.abs(w).max() > bound * (1 + 1e-12):
+            return _fail(
+                f"values up to {np.abs(w).max():.4g} exceed the bound a = {bound:.4g}; "
+                "U(−a, a) never leaves [−a, a] (did you draw from a normal?)"
+            )
+        inner = float(np.mean(np.abs(w) < bound / 2))
+        if abs(inner - 0.5) > 0.02:
+            return _fail(
+                f"{inner:.0%} of the values lie in (−a/2, a/2); a uniform distribution puts "
+                "50% there (did you draw from a normal?)"
+            )
     print(
-        f"✓ xavier_uniform is right: U(−a, a), a = √(6/(fan_in+fan_out)) = {bound:.4f}, "
-        f"sample variance {var:.3g} ≈ {target:.3g}"
+        "✓ xavier_uniform is right: U(−a, a), a = √(6/(fan_in+fan_out)) "
+        f"(= {bound:.4f} for {fan_in} + {fan_out}), drawn from rng"
     )
     return True
 
@@ -124,8 +142,16 @@ def check_standardize_splits(standardize_splits) -> bool:
         return _fail("return a pair (train_out, val_out)")
     train_out, val_out = (np.asarray(o, dtype=float) for o in out)
     mu, sigma = x_train.mean(axis=0), x_train.std(axis=0)
+    sigma_ddof1 = x_train.std(axis=0, ddof=1)
+    ddof_hint = (
+        "you divided by the sample std with ddof=1 (N − 1 in the denominator: the default of "
+        "torch.std and pandas); standardisation uses the population std, np.std's default ddof=0 "
+        "(as Standardizer, sklearn's StandardScaler and BatchNorm do)"
+    )
     if train_out.shape != x_train.shape or val_out.shape != x_val.shape:
         return _fail("the outputs must keep the input shapes (N, features)")
+    if np.allclose(train_out, (x_train - mu) / sigma_ddof1, atol=1e-6):
+        return _fail(ddof_hint)
     if not np.allclose(train_out, (x_train - mu) / sigma, atol=1e-6):
         return _fail(
             "the training output is not (x_train − μ)/σ per feature (axis=0) with "
@@ -136,6 +162,8 @@ def check_standardize_splits(standardize_splits) -> bool:
             "the validation output has mean exactly 0: you standardised it with its own "
             "statistics; use the training set's μ and σ"
         )
+    if np.allclose(val_out, (x_val - mu) / sigma_ddof1, atol=1e-6):
+        return _fail("the validation output: " + ddof_hint)
     if not np.allclose(val_out, (x_val - mu) / sigma, atol=1e-6):
         return _fail("the validation output is not (x_val − μ_train)/σ_train")
     print(

@@ -32,6 +32,7 @@ __all__ = [
     "layer_histograms_figure",
     "correlated_cloud",
     "preprocessing_figure",
+    "image_rows_figure",
     "gd_steps_to_converge",
     "train_mlp",
     "dead_unit_fraction",
@@ -152,10 +153,22 @@ def _hist_layers(depth: int) -> tuple[int, ...]:
     return tuple(sorted({1, (depth + 1) // 2, depth}))
 
 
+def _read_only(arrays):
+    """Mark every array in a (nested) dict read-only, so a cached result cannot be changed."""
+    for value in arrays.values():
+        if isinstance(value, dict):
+            _read_only(value)
+        else:
+            value.setflags(write=False)
+    return arrays
+
+
 @functools.lru_cache(maxsize=64)
 def explorer_data(scheme, activation, depth, width):
-    """propagate() with 64 samples, keeping the first, middle and last layer (cached)."""
-    return propagate(scheme, activation, depth, width, n_samples=64, keep=_hist_layers(depth))
+    """propagate() with 64 samples, keeping the first, middle and last layer (cached: the arrays
+    are shared between calls, so they are read-only)."""
+    data = propagate(scheme, activation, depth, width, n_samples=64, keep=_hist_layers(depth))
+    return _read_only(data)
 
 
 @register_widget
@@ -259,11 +272,38 @@ def preprocessing_figure(x) -> Figure:
     return fig
 
 
+def image_rows_figure(rows: dict, size=1.25) -> Figure:
+    """One row per entry of ``rows`` (name -> k images of shape (H, W)), the name on the left.
+    Each image gets its own grey scale (darkest value black, brightest white), so whitened images
+    with values far outside [0, 1] stay visible."""
+    if not rows:
+        raise ValueError("rows must hold at least one entry name -> images")
+    images = {name: np.asarray(imgs) for name, imgs in rows.items()}
+    counts = {len(imgs) for imgs in images.values()}
+    if len(counts) != 1 or any(imgs.ndim != 3 for imgs in images.values()):
+        raise ValueError("every row must hold the same number of (H, W) images")
+    nrows, ncols = len(images), counts.pop()
+    fig = Figure(figsize=(size * ncols + 1.2, size * nrows), layout="constrained")
+    axes = np.array(fig.subplots(nrows, ncols, squeeze=False))
+    for row, (name, imgs) in zip(axes, images.items(), strict=True):
+        for a, img in zip(row, imgs, strict=True):
+            a.imshow(img, cmap="gray")
+            a.set_xticks([])
+            a.set_yticks([])
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    return fig
+
+
 def gd_steps_to_converge(x, y, tol=1e-6, max_steps=1_000_000) -> dict:
     """Full-batch gradient descent on least squares L(w, b) = ‖x w + b − y‖² / (2N) from zero,
     with the best constant step size 2 / (λ_max + λ_min) of the Hessian H = [x 1]ᵀ[x 1] / N.
 
-    Returns {"steps" until L − L* ≤ tol·(L₀ − L*), "kappa" = λ_max / λ_min, "lr", "losses"}.
+    The error shrinks by at most ρ = (κ − 1)/(κ + 1) per step in every eigendirection, so the loss
+    gap obeys L_k − L* ≤ ρ^(2k) (L₀ − L*). L* = L(w*) is computed in closed form from the normal
+    equations H w* = [x 1]ᵀ y / N.
+
+    Returns {"steps" until L − L* ≤ tol·(L₀ − L*), "kappa" = λ_max / λ_min, "rate" ρ, "lr",
+    "losses" (L₀, L₁, …), "loss_star" L*}.
     """
     a = np.column_stack([np.asarray(x, dtype=float), np.ones(len(x))])
     y = np.asarray(y, dtype=float)
@@ -283,11 +323,14 @@ def gd_steps_to_converge(x, y, tol=1e-6, max_steps=1_000_000) -> dict:
     while losses[-1] - best > tol * gap0 and len(losses) <= max_steps:
         w -= lr * (hess @ w - a.T @ y / n)
         losses.append(loss(w))
+    kappa = float(lam[-1] / lam[0])
     return {
         "steps": len(losses) - 1,
-        "kappa": float(lam[-1] / lam[0]),
+        "kappa": kappa,
+        "rate": (kappa - 1) / (kappa + 1),
         "lr": float(lr),
         "losses": np.array(losses),
+        "loss_star": best,
     }
 
 
