@@ -260,6 +260,9 @@ def sgd():
         (lambda: ours.CosineAnnealingLR(sgd(), T_max=10, eta_min=-1), "eta_min must be >= 0"),
         (lambda: ours.LinearLR(sgd(), start_factor=0), r"start_factor must be in \(0, 1\]"),
         (lambda: ours.LinearLR(sgd(), end_factor=1.5), r"end_factor must be in \[0, 1\]"),
+        (lambda: ours.LinearLR(sgd(), start_factor="0.5"), r"start_factor must be in \(0, 1\]"),
+        (lambda: ours.CosineAnnealingLR(sgd(), 10, eta_min="0"), "eta_min must be >= 0"),
+        (lambda: ours.StepLR(sgd(), 3, gamma="0.5"), "gamma must be a finite number > 0"),
         (
             lambda: ours.OneCycleLR(sgd(), max_lr=0.1),
             r"either total_steps OR \(epochs AND steps_per_epoch\)",
@@ -282,6 +285,22 @@ def sgd():
             "optimizer must support momentum or beta1",
         ),
         (lambda: ours.OneCycleLR(sgd(), [0.1, 0.2], 10), "expected 1 values for max_lr"),
+        (lambda: ours.OneCycleLR(sgd(), -0.1, 10), "max_lr must be a finite number > 0, got -0.1"),
+        (lambda: ours.OneCycleLR(sgd(), [-0.1], 10), "max_lr must be a finite number > 0"),
+        (lambda: ours.OneCycleLR(sgd(), "0.1", 10), "max_lr must be a finite number > 0"),
+        (
+            lambda: ours.OneCycleLR(sgd(), 0.1, 10, pct_start=1.0),
+            r"pct_start=1.0 with total_steps=10 leaves phase 2 of the cycle 0 steps long; "
+            r"use pct_start < 1",
+        ),
+        (
+            lambda: ours.OneCycleLR(sgd(), 0.1, 10, pct_start=0.1),
+            "leaves phase 1 of the cycle 0 steps long",
+        ),
+        (
+            lambda: ours.OneCycleLR(sgd(), 0.1, 9, pct_start=5 / 9, three_phase=True),
+            r"leaves phase 3 of the cycle 0 steps long; .* and != \(total_steps \+ 1\)/2",
+        ),
         (
             lambda: ours.StepLR(object(), step_size=3),
             "optimizer must have a non-empty param_groups",

@@ -10,9 +10,16 @@ Never rebind a parameter (``layer.params["weight"] = new``); update it in place 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-__all__ = ["Module", "Sequential", "as_float_array", "check_rng"]
+__all__ = ["Module", "Sequential", "as_float_array", "check_rng", "is_real"]
+
+
+def is_real(value) -> bool:
+    """True for a real number (int, float, NumPy scalar); False for bool, str, arrays, None."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def as_float_array(x, who: str) -> np.ndarray:

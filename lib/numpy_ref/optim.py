@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from lib.numpy_ref.module import is_real
+
 __all__ = [
     "Optimizer",
     "SGD",
@@ -45,29 +47,25 @@ __all__ = [
 
 def check_lr(lr) -> None:
     """Raise ValueError unless lr is a finite number >= 0."""
-    if not isinstance(lr, (int, float, np.integer, np.floating)) or not math.isfinite(lr) or lr < 0:
+    if not is_real(lr) or not math.isfinite(lr) or lr < 0:
         raise ValueError(f"Invalid learning rate: {lr!r} (must be a finite number >= 0)")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def check_non_negative(name: str, value) -> None:
     """Raise ValueError unless value is a number >= 0 (name as in PyTorch: weight_decay, …)."""
-    if not _is_number(value) or not value >= 0:
+    if not is_real(value) or not value >= 0:
         raise ValueError(f"Invalid {name} value: {value!r} (must be >= 0)")
 
 
 def check_positive(name: str, value, why: str) -> None:
     """Raise ValueError unless value is a number > 0; ``why`` says what 0 would break."""
-    if not _is_number(value) or not value > 0:
+    if not is_real(value) or not value > 0:
         raise ValueError(f"Invalid {name} value: {value!r} ({name} must be > 0: {why})")
 
 
 def check_fraction(name: str, value, why: str) -> None:
     """Raise ValueError unless value is a number in [0, 1); ``why`` says what 1 or more would do."""
-    if not _is_number(value) or not 0 <= value < 1:
+    if not is_real(value) or not 0 <= value < 1:
         raise ValueError(f"Invalid {name} value: {value!r} ({name} must be in [0, 1): {why})")
 
 
@@ -82,7 +80,7 @@ def check_betas(betas) -> None:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     for i, beta in enumerate(betas):
-        if not isinstance(beta, (int, float, np.integer, np.floating)) or not 0 <= beta < 1:
+        if not is_real(beta) or not 0 <= beta < 1:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta!r} (must be in [0, 1))")
 
 
@@ -401,7 +399,7 @@ class AdamW(Adam):
 
 def check_norm_type(norm_type) -> float:
     """Return norm_type as a float; raise ValueError unless it is > 0 (inf allowed)."""
-    if not _is_number(norm_type) or not norm_type > 0:
+    if not is_real(norm_type) or not norm_type > 0:
         raise ValueError(f"norm_type must be > 0 or inf (2.0: Euclidean), got {norm_type!r}")
     return float(norm_type)
 

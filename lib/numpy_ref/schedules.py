@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
+from lib.numpy_ref.module import is_real
+
 __all__ = [
     "LRScheduler",
     "StepLR",
@@ -38,7 +40,7 @@ def _check_positive_int(name: str, value) -> None:
 
 
 def _check_positive(name: str, value) -> None:
-    if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+    if not is_real(value) or not value > 0 or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
@@ -122,9 +124,9 @@ class LinearLR(LRScheduler):
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
-        if not 0 < start_factor <= 1:
+        if not is_real(start_factor) or not 0 < start_factor <= 1:
             raise ValueError(f"start_factor must be in (0, 1], got {start_factor!r}")
-        if not 0 <= end_factor <= 1:
+        if not is_real(end_factor) or not 0 <= end_factor <= 1:
             raise ValueError(f"end_factor must be in [0, 1], got {end_factor!r}")
         _check_positive_int("total_iters", total_iters)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
@@ -150,7 +152,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
         _check_positive_int("T_max", T_max)
-        if not eta_min >= 0:
+        if not is_real(eta_min) or not eta_min >= 0:
             raise ValueError(f"eta_min must be >= 0, got {eta_min!r}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
@@ -233,7 +235,18 @@ class OneCycleLR(LRScheduler):
                 (up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                 (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
             ]
+        start_step = 0.0
+        for i, (end_step, *_) in enumerate(self.phases):
+            if end_step == start_step:  # the phase's annealing fraction would divide by 0
+                raise ValueError(
+                    f"pct_start={pct_start!r} with total_steps={total_steps} leaves phase {i + 1} "
+                    "of the cycle 0 steps long; use pct_start < 1 with pct_start·total_steps != 1"
+                    + (" and != (total_steps + 1)/2" if three_phase else "")
+                )
+            start_step = end_step
         max_lrs = self._per_group("max_lr", max_lr, groups)
+        for top in max_lrs:
+            _check_positive("max_lr", top)
         for group, top in zip(groups, max_lrs, strict=True):
             group["initial_lr"] = top / div_factor
             group["max_lr"] = top
