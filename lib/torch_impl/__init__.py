@@ -1,13 +1,13 @@
 """The NumPy reference's algorithms written with PyTorch tensor ops (autograd gives the backward).
 
-Same module and class names as ``lib.numpy_ref``: ``activations``, ``layers``, ``norm``,
+Same module and class names as ``lib.numpy_ref``: ``activations``, ``conv``, ``layers``, ``norm``,
 ``losses``, ``init``, ``optim``, ``schedules``. Modules are ``nn.Module`` subclasses with
 PyTorch's names, arguments, defaults and parameter/buffer names, built from tensor ops (never by
 calling the ``torch.nn`` built-in they are tested against), and run on any device. For a
 container use ``torch.nn.Sequential``.
 """
 
-from lib.torch_impl import activations, init, layers, losses, norm, optim, schedules
+from lib.torch_impl import activations, conv, init, layers, losses, norm, optim, schedules
 from lib.torch_impl.activations import (
     ELU,
     GELU,
@@ -21,6 +21,7 @@ from lib.torch_impl.activations import (
     Tanh,
     get_activation,
 )
+from lib.torch_impl.conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d
 from lib.torch_impl.layers import Dropout, Flatten, Linear
 from lib.torch_impl.losses import (
     binary_cross_entropy_with_logits,
@@ -53,6 +54,7 @@ from lib.torch_impl.schedules import (
 
 __all__ = [
     "activations",
+    "conv",
     "init",
     "layers",
     "losses",
@@ -70,6 +72,10 @@ __all__ = [
     "Softplus",
     "Tanh",
     "get_activation",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "Conv2d",
+    "MaxPool2d",
     "Dropout",
     "Flatten",
     "Linear",
