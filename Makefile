@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(HASH)
 HOST   ?= 127.0.0.1
 PORT   ?= 8888
 
-.PHONY: venv lab test test-robust bench clean
+.PHONY: venv lab test test-robust bench html clean
 
 venv: $(STAMP)
 
@@ -49,6 +49,10 @@ test-robust: venv
 bench: venv
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py
 	$(BIN)/python benchmarks/ops.py
+
+# The static HTML edition: the executed chapters as offline web pages in build/html/.
+html: venv
+	$(BIN)/python scripts/build_html.py --out build/html
 
 clean:
 	rm -rf $(VENV) build *.egg-info
