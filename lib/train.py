@@ -8,11 +8,15 @@ is recorded as "diverged at step k" instead of raising. Steps and epochs are cou
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from lib.numpy_ref.module import is_real
+from lib.numpy_ref.optim import check_norm_type
 
 __all__ = [
     "History",
@@ -38,7 +42,8 @@ class History:
     epoch's end), "train_loss", "train_acc", "val_loss", "val_acc" (None where not computed).
     layer_stats: {layer name: {"step", "act_mean", "act_std", "grad_norm", "grad_std": lists}}.
     events: what happened ("diverged at step 37", "early stop at epoch 5; ...").
-    diverged_at: the step whose loss was NaN/inf, else None.
+    diverged_at: the step whose loss was NaN/inf (1-based; for a NaN/inf val_loss, the last step
+    before that evaluation), else None.
     stopped_epoch: the epoch in which the run stopped early (divergence or a callback), else None.
     """
 
@@ -124,18 +129,18 @@ def _check_monitor(monitor: str) -> None:
 def _monitored_value(state: TrainState, monitor: str) -> float:
     value = state.history.epoch[monitor][-1]
     if value is None:
-        raise ValueError(
-            f"monitor {monitor!r} was not computed: accuracy needs integer class targets and "
-            "(N, C) outputs"
-        )
+        why = ("accuracy needs integer class targets and (N, C) outputs" if monitor.endswith("acc")
+               else "no batch was evaluated")
+        raise ValueError(f"monitor {monitor!r} was not computed: {why}")
     return value
 
 
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
 
-    Improvement: value < best - min_delta (mode "min") or value > best + min_delta (mode "max").
-    With `restore_best_weights`, a deep copy of the best epoch's `state_dict` is loaded at the end.
+    Improvement: value < best - min_delta (mode "min") or value > best + min_delta (mode "max");
+    a NaN/inf value is never one. With `restore_best_weights`, a deep copy of the best epoch's
+    `state_dict` is loaded at the end (also after a divergence).
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min",
@@ -155,6 +160,8 @@ class EarlyStopping(Callback):
         self.best_value, self.best_epoch, self.best_state, self.wait = None, None, None, 0
 
     def _improved(self, value):
+        if not math.isfinite(value):
+            return False
         if self.best_value is None:
             return True
         if self.mode == "min":
@@ -175,7 +182,10 @@ class EarlyStopping(Callback):
     def on_train_end(self, state):
         if self.best_epoch is None:
             return
-        restore = self.restore_best_weights and self.best_epoch != state.history.epoch["epoch"][-1]
+        # after a divergence the weights have moved on since the last recorded epoch
+        moved = (state.history.diverged_at is not None
+                 or self.best_epoch != state.history.epoch["epoch"][-1])
+        restore = self.restore_best_weights and moved
         if restore:
             state.model.load_state_dict(self.best_state)
         if state.stop and state.history.diverged_at is None:
@@ -198,6 +208,11 @@ class LRScheduler(Callback):
             raise TypeError(f"scheduler must have a .step() method, got {type(scheduler).__name__}")
         if interval not in ("step", "epoch"):
             raise ValueError(f"interval must be 'step' or 'epoch', got {interval!r}")
+        if monitor is None and _needs_metric(scheduler):
+            raise ValueError(
+                f"{type(scheduler).__name__}.step needs a metric: give monitor=, e.g. "
+                f"LRScheduler(scheduler, interval='epoch', monitor='val_loss'); "
+                f"allowed monitors: {', '.join(EPOCH_KEYS)}")
         if monitor is not None:
             _check_monitor(monitor)
             if interval != "epoch":
@@ -216,6 +231,16 @@ class LRScheduler(Callback):
                 self.scheduler.step(_monitored_value(state, self.monitor))
 
 
+def _needs_metric(scheduler) -> bool:
+    """Whether `scheduler.step` has a required argument (the metric, as in ReduceLROnPlateau)."""
+    try:
+        params = inspect.signature(scheduler.step).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: assume step() takes no metric
+        return False
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)
+
+
 class GradientClipping(Callback):
     """Clip gradients before each optimizer step; record the pre-clip norm in `history.grad_norm`.
 
@@ -228,9 +253,10 @@ class GradientClipping(Callback):
         if (max_norm is None) == (max_value is None):
             raise ValueError("give exactly one of max_norm or max_value")
         for name, v in (("max_norm", max_norm), ("max_value", max_value)):
-            if v is not None and not v > 0:
-                raise ValueError(f"{name} must be > 0, got {v!r}")
-        self.max_norm, self.max_value, self.norm_type = max_norm, max_value, float(norm_type)
+            if v is not None and (not is_real(v) or not v > 0):
+                raise ValueError(f"{name} must be > 0 (0 would freeze training), got {v!r}")
+        self.max_norm, self.max_value = max_norm, max_value
+        self.norm_type = check_norm_type(norm_type)
 
     def on_after_backward(self, state):
         params = [p for p in state.model.parameters() if p.grad is not None]
@@ -351,6 +377,19 @@ def _evaluate(model, loss_fn, data, dev):
     return meter.result()
 
 
+def _check_optimizer_trains(model, optimizer) -> None:
+    """ValueError unless the optimizer updates at least one of the model's parameters."""
+    own = {id(p) for p in model.parameters()}
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list):
+        raise TypeError("optimizer must be a torch.optim.Optimizer, "
+                        f"got {type(optimizer).__name__}")
+    if not any(id(p) in own for group in groups for p in group["params"]):
+        raise ValueError(
+            "the optimizer holds none of the model's parameters, so fit would train nothing; "
+            "build it from this model, e.g. torch.optim.SGD(model.parameters(), lr=0.1)")
+
+
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callbacks=(),
         device=None, progress=True) -> History:
     """Train `model` for `epochs` epochs over `train_data` (iterable of (x, y) batches).
@@ -368,6 +407,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    _check_optimizer_trains(model, optimizer)
     if device is None:
         from lib import device as best_device
 
@@ -391,7 +431,9 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
         call("on_epoch_begin")
         model.train()
         meter = _Meter()
+        batches = 0
         for batch in train_data:
+            batches += 1
             x, y = _to(batch, dev)
             outputs = model(x)
             loss = loss_fn(outputs, y)
@@ -414,15 +456,29 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
         if history.diverged_at is not None:
             history.stopped_epoch = epoch
             break
+        if batches == 0:
+            raise ValueError(f"train_data gave no batches in epoch {epoch}; fit needs at least one "
+                             "(inputs, targets) batch per epoch (an empty dataset, or "
+                             "drop_last=True with fewer samples than batch_size?)")
         train_loss, train_acc = meter.result()
         val_loss, val_acc = (None, None)
         if val_data is not None:
             val_loss, val_acc = _evaluate(model, loss_fn, val_data, dev)
+            if val_loss is None:
+                raise ValueError("val_data gave no batches; give at least one (inputs, targets) "
+                                 "batch, or val_data=None")
         row = {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": val_loss, "val_acc": val_acc}
         for key, value in row.items():
             history.epoch[key].append(value)
         bar.set_postfix({k: v for k, v in row.items() if k.endswith("loss") and v is not None})
+        if val_loss is not None and not math.isfinite(val_loss):
+            history.diverged_at = state.step
+            history.events.append(f"diverged at step {state.step} (val_loss {val_loss} after "
+                                  f"epoch {epoch})")
+            history.stopped_epoch = epoch
+            state.stop = True
+            break
         call("on_epoch_end")
         if state.stop:
             history.stopped_epoch = epoch

@@ -13,6 +13,7 @@ from lib.train import (
     History,
     LayerStats,
     LRScheduler,
+    TrainState,
     fit,
 )
 
@@ -319,3 +320,125 @@ def test_layer_stats_on_a_model_without_submodules():
     h = fit(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.1), [(x, y)],
             epochs=2, device=CPU, progress=False, callbacks=[LayerStats()])
     assert list(h.layer_stats) == [""] and h.layer_stats[""]["step"] == [1, 2]
+
+
+# --- bad input and divergence (issue 9) ---
+
+
+class NanAtCall:
+    """MSE loss that returns NaN at its `at`-th call (1-based): a divergence mid-epoch."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, out, y):
+        self.calls += 1
+        loss = nn.functional.mse_loss(out, y)
+        return loss * float("nan") if self.calls == self.at else loss
+
+
+class NanTargetsFrom:
+    """A validation set whose targets are NaN from its `epoch`-th pass on."""
+
+    def __init__(self, x, y, epoch):
+        self.x, self.y, self.epoch, self.passes = x, y, epoch, 0
+
+    def __iter__(self):
+        self.passes += 1
+        nan = float("nan") if self.passes >= self.epoch else 1.0
+        return iter([(self.x, self.y * nan)])
+
+
+def test_early_stopping_restores_best_weights_after_a_divergence_mid_epoch():
+    torch.manual_seed(0)
+    x, y = regression(n=32)
+    model = nn.Linear(1, 1)
+    snaps = Snapshots()
+    h = fit(model, NanAtCall(6), torch.optim.SGD(model.parameters(), lr=0.05),
+            loader(x, y, 8), epochs=5, device=CPU, progress=False,
+            callbacks=[snaps, EarlyStopping("train_loss", patience=3)])
+    assert h.diverged_at == 6 and h.epoch["epoch"] == [1]  # step 5 of epoch 2 moved the weights
+    assert h.events == ["diverged at step 6", "restored weights of epoch 1"]
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, snaps.states[1][key], rtol=0, atol=0)
+
+
+def test_nan_validation_loss_is_a_divergence_and_never_best():
+    torch.manual_seed(0)
+    x, y = regression(n=32)
+    model = nn.Linear(1, 1)
+    snaps = Snapshots()
+    h = fit(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.05), loader(x, y, 8),
+            val_data=NanTargetsFrom(x, y, epoch=2), epochs=5, device=CPU, progress=False,
+            callbacks=[snaps, EarlyStopping("val_loss", patience=3)])
+    assert math.isfinite(h.epoch["val_loss"][0]) and math.isnan(h.epoch["val_loss"][1])
+    assert h.diverged_at == 8 and h.stopped_epoch == 2
+    assert h.events == ["diverged at step 8 (val_loss nan after epoch 2)",
+                        "restored weights of epoch 1"]
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, snaps.states[1][key], rtol=0, atol=0)
+    # NaN in the very first epoch: flagged, and nothing is "best", so nothing is restored
+    model = nn.Linear(1, 1)
+    h = fit(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.05), loader(x, y, 8),
+            val_data=NanTargetsFrom(x, y, epoch=1), epochs=5, device=CPU, progress=False,
+            callbacks=[EarlyStopping("val_loss", patience=3)])
+    assert h.diverged_at == 4 and h.events == ["diverged at step 4 (val_loss nan after epoch 1)"]
+
+
+def test_early_stopping_never_takes_a_nan_as_best():
+    model = nn.Linear(1, 1)
+    stopper = EarlyStopping("train_loss", patience=2)
+    state = TrainState(model, torch.optim.SGD(model.parameters(), lr=0.1), History(), False)
+    stopper.on_train_begin(state)
+    for epoch, value in enumerate([float("nan"), 2.0, float("inf"), 3.0], start=1):
+        state.epoch = epoch
+        state.history.epoch["train_loss"].append(value)
+        stopper.on_epoch_end(state)
+    assert stopper.best_epoch == 2 and stopper.best_value == 2.0 and state.stop
+
+
+def test_fit_refuses_empty_loaders():
+    x, y = regression(n=4)
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    too_few = DataLoader(TensorDataset(x[:3], y[:3]), batch_size=8, drop_last=True)
+    for empty in ([], too_few):
+        with pytest.raises(ValueError, match="train_data gave no batches in epoch 1; fit needs at "
+                                             "least one"):
+            fit(model, nn.MSELoss(), opt, empty, callbacks=[EarlyStopping("train_loss")],
+                device=CPU, progress=False)
+    with pytest.raises(ValueError, match="val_data gave no batches"):
+        fit(model, nn.MSELoss(), opt, [(x, y)], val_data=[], device=CPU, progress=False)
+
+
+def test_fit_refuses_an_optimizer_of_another_model():
+    x, y = regression(n=4)
+    model, other = nn.Linear(1, 1), nn.Linear(1, 1)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match="the optimizer holds none of the model's parameters"):
+        fit(model, nn.MSELoss(), torch.optim.SGD(other.parameters(), lr=0.1), [(x, y)],
+            device=CPU, progress=False)
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
+        fit(model, nn.MSELoss(), None, [(x, y)], device=CPU, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # an optimizer over part of the model (a frozen layer) is fine
+    net = nn.Sequential(nn.Linear(1, 2), nn.Linear(2, 1))
+    fit(net, nn.MSELoss(), torch.optim.SGD(net[1].parameters(), lr=0.1), [(x, y)], device=CPU,
+        progress=False)
+
+
+def test_metric_scheduler_without_monitor_fails_at_construction():
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.step needs a metric: give monitor="):
+        LRScheduler(plateau, interval="epoch")
+    LRScheduler(torch.optim.lr_scheduler.StepLR(opt, 1), interval="epoch")  # no metric needed
+
+
+@pytest.mark.parametrize("norm_type", [0, -2.0, "2"])
+def test_gradient_clipping_refuses_bad_norm_type(norm_type):
+    with pytest.raises(ValueError, match=r"norm_type must be > 0 or inf"):
+        GradientClipping(max_norm=1.0, norm_type=norm_type)
+    with pytest.raises(ValueError, match=r"max_value must be > 0 \(0 would freeze training\)"):
+        GradientClipping(max_value="1")
