@@ -2,6 +2,7 @@ import matplotlib as mpl
 import numpy as np
 import pytest
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lib import plots
@@ -96,24 +97,50 @@ def test_image_grid(shape):
         plots.image_grid(images, labels[:6])
 
 
-def test_decision_boundary_regions_follow_predict_fn():
+@pytest.fixture
+def contour_sets(monkeypatch):
+    """The ContourSets that Axes.contour / Axes.contourf return during the test, in call order.
+
+    Taken from the calls' return values, not from ax.collections: up to matplotlib 3.7 a contour
+    plot adds one Collection per level there, since 3.8 the ContourSet itself.
+    """
+    made = []
+
+    def recording(draw):
+        def record(self, *args, **kwargs):
+            made.append(draw(self, *args, **kwargs))
+            return made[-1]
+        return record
+
+    monkeypatch.setattr(Axes, "contour", recording(Axes.contour))
+    monkeypatch.setattr(Axes, "contourf", recording(Axes.contourf))
+    return made
+
+
+def test_decision_boundary_regions_follow_predict_fn(contour_sets):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(50, 2))
     y = (x[:, 0] > 0).astype(int)
     fig = plots.decision_boundary(lambda p: (p[:, 0] > 0).astype(int), x, y, resolution=50)
     (ax,) = fig.axes
-    assert len(ax.collections) == 2  # filled regions + the points
-    np.testing.assert_allclose(ax.collections[1].get_offsets(), x)
+    (regions,) = contour_sets
+    np.testing.assert_array_equal(regions.levels, [-0.5, 0.5, 1.5])  # one band per class
+    # class 0's region lies left of x = 0 and class 1's right of it (to within one grid step)
+    step = (x[:, 0].max() - x[:, 0].min() + 1.0) / 49
+    class0, class1 = (np.concatenate(segs) for segs in regions.allsegs)
+    assert class0[:, 0].max() < step and class1[:, 0].min() > -step
+    assert class0[:, 0].min() < -2 and class1[:, 0].max() > 2  # each spans its half
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), x)  # the points, drawn on top
     # probabilities (M, C) work too, and give the same regions as their argmax
     probs = lambda p: np.stack([p[:, 0] <= 0, p[:, 0] > 0], axis=1).astype(float)
-    fig2 = plots.decision_boundary(probs, x, y, resolution=50)
-    np.testing.assert_array_equal(fig2.axes[0].collections[0].get_array(),
-                                  ax.collections[0].get_array())
+    plots.decision_boundary(probs, x, y, resolution=50)
+    for a, b in zip(contour_sets[1].allsegs, regions.allsegs, strict=True):
+        np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plots.decision_boundary(lambda p: p[:, 0], x[:, :1], y)
 
 
-def test_contour_trajectories():
+def test_contour_trajectories(contour_sets):
     f = lambda x, y: x**2 + 10 * y**2
     paths = {"SGD": np.array([[2.0, 1.0], [1.0, 0.5], [0.0, 0.0]]),
              "Adam": np.array([[-2.0, 1.0], [-1.0, 0.0]])}
@@ -121,10 +148,10 @@ def test_contour_trajectories():
     (ax,) = fig.axes
     assert len(ax.lines) == 6  # per path: the path, a start marker, an end marker
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SGD", "Adam"]
-    levels = ax.collections[0].levels
+    levels = contour_sets[0].levels
     assert len(levels) == 12 and levels[1] - levels[0] < levels[-1] - levels[-2]  # log spacing
     np.testing.assert_allclose(ax.lines[0].get_xydata(), paths["SGD"])
-    lin = plots.contour_trajectories(f, {}, (-3, 3), (-2, 2), levels=[1.0, 2.0], log_levels=True)
-    np.testing.assert_array_equal(lin.axes[0].collections[0].levels, [1.0, 2.0])
+    plots.contour_trajectories(f, {}, (-3, 3), (-2, 2), levels=[1.0, 2.0], log_levels=True)
+    np.testing.assert_array_equal(contour_sets[1].levels, [1.0, 2.0])
     with pytest.raises(ValueError, match=r"\(T, 2\)"):
         plots.contour_trajectories(f, {"bad": np.zeros(3)}, (-3, 3), (-2, 2))
