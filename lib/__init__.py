@@ -26,10 +26,22 @@ def device():
     requested = os.environ.get("BOOK_DEVICE")
     if requested:
         try:
-            return torch.device(requested)
+            dev = torch.device(requested)
         except RuntimeError as err:
             raise ValueError(f"BOOK_DEVICE={requested!r} is not a torch device; "
                              "use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'") from err
+        available = {
+            "cpu": 1,
+            "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+            "mps": int(getattr(torch.backends, "mps", None) is not None
+                       and torch.backends.mps.is_available()),
+        }
+        if dev.type in available and (dev.index or 0) >= available[dev.type]:
+            usable = ["cpu"] + [f"cuda:{i}" for i in range(available["cuda"])]
+            usable += ["mps"] * available["mps"]
+            raise ValueError(f"BOOK_DEVICE={requested!r} but this machine has no such device; "
+                             f"allowed here: {', '.join(usable)} (or unset BOOK_DEVICE)")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

