@@ -339,7 +339,7 @@ def test_torch_impl_conv2d_init_matches_builtin():
             ours.named_parameters(), ref.named_parameters(), strict=True
         ):
             assert name == ref_name
-            torch.testing.assert_close(p, p_ref, rtol=0, atol=0)
+            assert torch.equal(p, p_ref), name
 
 
 def test_numpy_conv2d_default_init():
