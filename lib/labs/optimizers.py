@@ -34,7 +34,10 @@ __all__ = [
     "make_optimizer",
     "run_optimizer",
     "run_torch_optimizer",
+    "race_runs",
     "race_figure",
+    "RACE_CONTROLS",
+    "race_widget",
     "measured_rate",
     "momentum_rates",
     "rates_figure",
@@ -57,11 +60,16 @@ __all__ = [
     "make_schedule",
     "schedule_lrs",
     "schedule_figure",
+    "schedule_momenta",
+    "EMA_CONTROLS",
+    "SCHEDULE_CONTROLS",
     "fashion_subset",
     "make_mlp",
     "TORCH_OPTIMIZERS",
     "train_runs",
     "compare_runs_figure",
+    "batch_size_runs",
+    "batch_size_figure",
 ]
 
 # ----------------------------------------------------------------------------- 2-D optimizer runs
@@ -197,6 +205,49 @@ def _draw_race(surface, runs, ax_path, ax_loss):
     ax_loss.set_ylabel("f − f_min (log scale)")
 
 
+def race_runs(
+    surface: str = "quadratic",
+    optimizers=RACE_OPTIMIZERS,
+    lr: float = 0.025,
+    adaptive_lr: float = 0.3,
+    momentum: float = 0.9,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    steps: int = 100,
+    condition_number: float = 50.0,
+    angle: float = 0.0,
+) -> tuple[Surface, dict]:
+    """(surface, {name: run}) of the race: what `race_figure` draws, for cells that check it.
+
+    At momentum 0, Nesterov's update is plain SGD's (PyTorch refuses ``nesterov=True`` with
+    momentum 0), so it is run as SGD.
+    """
+    unknown = [n for n in optimizers if n not in RACE_OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"unknown optimizers {unknown}; choose from {list(RACE_OPTIMIZERS)}")
+    quadratic = {"condition_number": condition_number, "angle": angle}
+    s = get_surface(surface, **(quadratic if surface == "quadratic" else {}))
+    runs = {}
+    for name in optimizers:
+        if name == "SGD" or (name == "Nesterov" and momentum == 0):
+            runs[name] = run_optimizer(s, "SGD", lr, steps)
+        elif name in SGD_FAMILY:
+            runs[name] = run_optimizer(s, name, lr, steps, momentum=momentum)
+        elif name in ("Adam", "AdamW"):
+            runs[name] = run_optimizer(s, name, adaptive_lr, steps, betas=(beta1, beta2))
+        else:
+            runs[name] = run_optimizer(s, name, adaptive_lr, steps)
+    return s, runs
+
+
+def _select_at_least_one(ax, what: str) -> None:
+    """A note in place of an empty plot (a widget's selection is empty)."""
+    ax.text(0.5, 0.5, f"select at least one {what}", ha="center", va="center",
+            transform=ax.transAxes, fontsize=12, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 @widgets.register_widget
 def race_figure(
     surface: str = "quadratic",
@@ -215,26 +266,54 @@ def race_figure(
     lr drives SGD, Momentum and Nesterov; adaptive_lr drives Adagrad, RMSprop, Adam and AdamW
     (their step is about lr in parameter units, so the two families need different values).
     momentum: Momentum and Nesterov; (beta1, beta2): Adam and AdamW. condition_number and angle
-    (rotation of the valley, degrees): quadratic only.
+    (rotation of the valley, degrees): quadratic only. A diverged run is labelled with its step.
     """
-    quadratic = {"condition_number": condition_number, "angle": angle}
-    kwargs = quadratic if surface == "quadratic" else {}
-    s = get_surface(surface, **kwargs)
-    runs = {}
-    for name in optimizers:
-        if name in SGD_FAMILY:
-            hyper = {} if name == "SGD" else {"momentum": momentum}
-            runs[name] = run_optimizer(s, name, lr, steps, **hyper)
-        elif name in ("Adam", "AdamW"):
-            runs[name] = run_optimizer(s, name, adaptive_lr, steps, betas=(beta1, beta2))
-        else:
-            runs[name] = run_optimizer(s, name, adaptive_lr, steps)
+    s, runs = race_runs(surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
+                        condition_number, angle)
     fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.8))
     _draw_race(s, runs, ax_path, ax_loss)
     ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
     ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
+    if not runs:
+        _select_at_least_one(ax_loss, "optimizer")
     _legend_below(fig, ax_loss)
     return fig
+
+
+# the race's sliders (the notebook and the tests use the same ranges)
+RACE_CONTROLS = {
+    "lr": widgets.LogRange(1e-4, 1.0, 0.05),
+    "adaptive_lr": widgets.LogRange(1e-3, 3.0, 0.05),
+    "momentum": (0.0, 0.99, 0.01),
+    "beta1": (0.0, 0.99, 0.01),
+    "beta2": (0.9, 0.9999, 0.0001),
+    "steps": (10, 500, 10),
+    "condition_number": widgets.LogRange(1.0, 1000.0, 0.1),
+    "angle": (0, 90, 5),
+}
+
+
+def race_widget():
+    """The race with its controls. Choosing a surface loads that surface's `RACE_DEFAULTS`
+    (lr, adaptive_lr, steps) into the sliders, so every surface starts from settings that work."""
+    import ipywidgets as W
+
+    controls = {
+        "surface": list(RACE_DEFAULTS),
+        "optimizers": W.SelectMultiple(
+            options=RACE_OPTIMIZERS, value=RACE_OPTIMIZERS, description="optimizers", rows=7
+        ),
+        **RACE_CONTROLS,
+    }
+    box = widgets.interactive_figure(race_figure, controls)
+    sliders = box.controls
+
+    def load_defaults(change):
+        for name, value in RACE_DEFAULTS[change["new"]].items():
+            sliders[name].value = value
+
+    sliders["surface"].observe(load_defaults, names="value")
+    return box
 
 
 def _legend_below(fig, ax, ncols=4):
@@ -384,7 +463,7 @@ def ema_trace(beta1=0.9, beta2=0.999, steps=50, mean=1.0, noise=0.5, seed=0) -> 
     rng = np.random.default_rng(seed)
     g = mean + noise * rng.standard_normal(steps)
     theta = np.zeros(1)
-    opt = Adam({"w": theta}, lr=1e-3, betas=(beta1, beta2), eps=0.0)
+    opt = Adam({"w": theta}, lr=1e-3, betas=(beta1, beta2))  # ε does not enter m or v
     rows = []
     for t, gt in enumerate(g, start=1):
         opt.step({"w": np.array([gt])})
@@ -678,45 +757,73 @@ def schedule_figure(
     for name in schedules:
         lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
         ax.plot(np.arange(1, len(lrs) + 1), lrs, label=name)
+    if not schedules:
+        _select_at_least_one(ax, "schedule")
+        return fig
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
     ax.set_ylabel("learning rate")
-    if schedules:
-        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+# the sliders of the chapter's other widgets (the notebook and the tests use the same ranges)
+EMA_CONTROLS = {
+    "beta1": (0.5, 0.99, 0.01),
+    "beta2": (0.9, 0.999, 0.001),
+    "steps": (5, 200, 5),
+    "bias_correction": True,
+}
+SCHEDULE_CONTROLS = {
+    "epochs": (2, 100, 1),
+    "steps_per_epoch": (1, 200, 1),
+    "lr": widgets.LogRange(1e-4, 1.0, 0.1),
+    "log_scale": False,
+}
+
+
+def schedule_momenta(name: str, epochs: int = 20, steps_per_epoch: int = 50, momentum=0.9):
+    """The momentum each optimizer step would use under schedule ``name`` (like `schedule_lrs`):
+    constant except for one_cycle, whose OneCycleLR (cycle_momentum=True, PyTorch's default)
+    moves it from 0.95 down to 0.85 while the lr rises, and back up while the lr falls."""
+    opt = SGD({"w": np.zeros(1)}, lr=0.1, momentum=momentum)
+    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
+    out = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            out.append(opt.param_groups[0]["momentum"])
+            if interval == "step":
+                scheduler.step()
+        if interval == "epoch":
+            scheduler.step()
+    return np.array(out)
 
 
 # ----------------------------------------------------------------------------- real data
 
 
 def fashion_subset(n_train=6000, n_val=2000) -> dict:
-    """The first n_train / n_val images of bundled Fashion-MNIST's train / val splits, flattened
-    and standardised with the training subset's mean and std (float32 tensors)."""
-    from lib.data import load_fashion_mnist, to_float
+    """The first n_train / n_val images of Fashion-MNIST's train / val splits from
+    `lib.data.fashion_mnist` (flattened, standardised with the whole training split's pixel
+    statistics), as fresh float32 / int64 tensors {"x_train", "y_train", "x_val", "y_val"}."""
+    from lib.data import fashion_mnist
 
-    s = load_fashion_mnist()
-    x = to_float(s.x_train[:n_train], flatten=True)
-    mean, std = float(x.mean()), float(x.std())
-    xv = to_float(s.x_val[:n_val], mean, std, flatten=True)
-    x = (x - mean) / std
-    return {
-        "x_train": torch.from_numpy(x),
-        "y_train": torch.from_numpy(s.y_train[:n_train]),
-        "x_val": torch.from_numpy(xv),
-        "y_val": torch.from_numpy(s.y_val[:n_val]),
-    }
+    d = fashion_mnist(n_train=n_train, n_val=n_val, n_test=1, tensors=True)
+    return {"x_train": d.x_train, "y_train": d.y_train, "x_val": d.x_val, "y_val": d.y_val}
 
 
 def make_mlp(hidden=(64,), seed=0, gain=1.0) -> nn.Sequential:
-    """784 → hidden… → 10 ReLU MLP with PyTorch's default init (weights scaled by ``gain``)."""
-    torch.manual_seed(seed)
-    layers, width = [], 784
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    layers.append(nn.Linear(width, 10))
-    model = nn.Sequential(*layers)
+    """784 → hidden… → 10 ReLU MLP with PyTorch's default init (weights scaled by ``gain``),
+    drawn from ``seed`` without touching torch's global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers, width = [], 784
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 10))
+        model = nn.Sequential(*layers)
     with torch.no_grad():
         for m in model:
             if isinstance(m, nn.Linear):
@@ -804,4 +911,63 @@ def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True):
     ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.set_ylabel("validation accuracy")
     ax_loss.legend(fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- batch size
+
+
+def batch_size_runs(
+    model: nn.Module,
+    data: dict,
+    batch_sizes=(16, 64, 256, 1024),
+    lr=0.05,
+    base_batch=64,
+    momentum=0.9,
+    epochs=2,
+    seed=0,
+) -> dict:
+    """SGD + momentum with each batch size B for the same number of epochs, two ways:
+    "fixed": lr for every B; "scaled": the linear scaling rule lr·B/base_batch (Goyal et al.,
+    2017), reached by a linear warm-up from lr over the first epoch when B > base_batch.
+    Returns {"batch_size": B array, "fixed": {B: History}, "scaled": {B: History}}.
+    """
+    out = {"batch_size": np.array(batch_sizes), "fixed": {}, "scaled": {}}
+    n = len(data["y_train"])
+    for b in batch_sizes:
+        scaled_lr = lr * b / base_batch
+        steps_per_epoch = int(np.ceil(n / b))
+
+        def warmup(opt, b=b, steps_per_epoch=steps_per_epoch):
+            from lib.train import LRScheduler
+
+            start = min(1.0, base_batch / b)
+            ramp = sched.LinearLR(opt, start_factor=start, total_iters=steps_per_epoch)
+            return [LRScheduler(ramp, interval="step")]
+
+        for key, this_lr, cbs in (
+            ("fixed", lr, lambda opt: []),
+            ("scaled", scaled_lr, warmup),
+        ):
+            config = {b: ("SGD", dict(lr=this_lr, momentum=momentum))}
+            out[key].update(
+                train_runs(model, data, config, epochs, b, callbacks=cbs, seed=seed)
+            )
+    return out
+
+
+def batch_size_figure(runs: dict):
+    """Validation accuracy after the runs' epochs vs batch size: lr fixed vs scaled with B."""
+    fig, ax = plots.new_figure(size=(6.5, 4))
+    b = runs["batch_size"]
+    for key, label, marker in (
+        ("fixed", "same lr for every B", "o"),
+        ("scaled", "lr ∝ B, with warm-up (linear scaling rule)", "s"),
+    ):
+        acc = [runs[key][int(x)].epoch["val_acc"][-1] for x in b]
+        ax.semilogx(b, acc, marker + "-", label=label, base=2)
+    ax.set_xticks(b, [str(int(x)) for x in b])
+    ax.set_xlabel("batch size B (same number of epochs: fewer steps for larger B)")
+    ax.set_ylabel("validation accuracy")
+    ax.legend(fontsize=9)
     return fig
