@@ -1,5 +1,7 @@
 """Every documented bad input of lib.numpy_ref raises a clear error naming the problem."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -254,3 +256,32 @@ def test_numpy_float_probability_is_accepted():
 def test_eval_mode_allows_batch_of_one():
     bn = N.BatchNorm1d(3).eval()
     assert bn(np.ones((1, 3))).shape == (1, 3)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (N.BatchNorm1d(3), (0, 3)),
+        (N.BatchNorm1d(3), (0, 3, 5)),
+        (N.BatchNorm2d(3), (0, 3, 2, 2)),
+        (N.InstanceNorm2d(3, track_running_stats=True), (0, 3, 2, 2)),
+    ],
+)
+def test_empty_batch_leaves_running_statistics_unchanged(layer, shape):
+    """As torch.nn's BatchNorm: an empty output, no NaN in the buffers, no warning."""
+    buffers = {k: v.copy() for k, v in layer.buffers.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = layer.train()(np.zeros(shape))
+        dx = layer.backward(np.zeros(shape))
+        if hasattr(layer, "backward_graph"):
+            layer.backward_graph(np.zeros(shape))
+    assert out.shape == shape and dx.shape == shape
+    for k, v in layer.buffers.items():
+        np.testing.assert_array_equal(v, buffers[k])
+    for g in layer.grads.values():
+        np.testing.assert_array_equal(g, 0.0)
+    x = rng.standard_normal((4, *shape[1:]))  # and the next real batch still updates them
+    layer(x)
+    assert np.isfinite(layer.buffers["running_mean"]).all()
+    assert not np.array_equal(layer.buffers["running_mean"], buffers["running_mean"])

@@ -178,3 +178,32 @@ def test_bad_input_is_rejected(module, shape, message):
 def test_bad_loss_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "ours, builtin, shape",
+    [
+        (norm.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (0, 3)),
+        (norm.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None), (0, 3, 5)),
+        (norm.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (0, 3, 2, 2)),
+    ],
+)
+def test_batchnorm_on_an_empty_batch_behaves_like_torch_nn(ours, builtin, shape):
+    """Empty output, running statistics unchanged (num_batches_tracked counted, as torch.nn)."""
+    for module in (ours, builtin):
+        x = torch.zeros(shape, requires_grad=True)
+        y = module.train()(x)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape
+        torch.testing.assert_close(module.weight.grad, torch.zeros(3))
+    for name, buffer in builtin.named_buffers():
+        torch.testing.assert_close(getattr(ours, name), buffer, rtol=0, atol=0)
+    torch.testing.assert_close(ours.running_mean, torch.zeros(3))
+    torch.testing.assert_close(ours.running_var, torch.ones(3))
+
+
+def test_instancenorm_on_an_empty_batch_keeps_running_statistics():
+    layer = norm.InstanceNorm2d(3, track_running_stats=True)
+    assert layer(torch.zeros(0, 3, 2, 2)).shape == (0, 3, 2, 2)
+    torch.testing.assert_close(layer.running_mean, torch.zeros(3))
+    torch.testing.assert_close(layer.running_var, torch.ones(3))

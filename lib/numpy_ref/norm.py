@@ -98,6 +98,7 @@ class _RunningNorm(_ChannelNorm):
     Train: x̂ uses the biased batch variance; then running_mean ← (1 − m)·running_mean + m·μ and
     running_var ← (1 − m)·running_var + m·σ²·n/(n − 1) (UNBIASED, n values per statistic),
     as in PyTorch (momentum m = 0.1 weights the NEW value, unlike Keras' 0.99/0.9).
+    An empty batch gives an empty output and leaves the running statistics unchanged (torch.nn).
     """
 
     ndims: tuple[int, ...] = ()
@@ -123,6 +124,9 @@ class _RunningNorm(_ChannelNorm):
         axes = self.stat_axes(x)
         n = int(np.prod([x.shape[a] for a in axes]))
         use_batch_stats = self.training or not self.track_running_stats
+        if x.size == 0:  # an empty batch: nothing to normalize, running statistics unchanged
+            self._cache = dict(xhat=x, batch_stats=None)
+            return self._affine(x)
         if use_batch_stats:
             if self.training and n == 1:
                 raise ValueError(f"{self.too_few_message}, got input size {x.shape}")
@@ -155,6 +159,8 @@ class _RunningNorm(_ChannelNorm):
         """
         c = self._saved()
         dxhat = self._affine_backward(dout, c["xhat"])
+        if c["batch_stats"] is None:  # empty batch
+            return dxhat
         if not c["batch_stats"]:
             return dxhat * c["inv_std"]
         return _normalize_backward(dxhat, c["xhat"], c["inv_std"], c["axes"])
@@ -164,6 +170,8 @@ class _RunningNorm(_ChannelNorm):
         μ = mean(x), d = x − μ, v = mean(d²), s = √(v + ε), i = 1/s, x̂ = d·i, y = γx̂ + β.
         """
         c = self._saved()
+        if c["batch_stats"] is None:  # empty batch
+            return self._affine_backward(dout, c["xhat"])
         axes = c["axes"]
         n = int(np.prod([c["x"].shape[a] for a in axes]))  # values per statistic
         dxhat = self._affine_backward(dout, c["xhat"])

@@ -220,7 +220,8 @@ class _BatchNorm(_NormBase):
             self.num_batches_tracked.add_(1)
             # momentum=None: cumulative average of all batches so far
             m = 1 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
-            self._update_running_stats(mean.flatten(), var.flatten(), n, m)
+            if n > 0:  # an empty batch (μ, σ² NaN) leaves them unchanged, as in torch.nn
+                self._update_running_stats(mean.flatten(), var.flatten(), n, m)
         return y
 
 
@@ -269,7 +270,7 @@ class InstanceNorm2d(_NormBase):
                 f"{tuple(x.shape)}"
             )
         y, mean, var = self._normalize(x, (2, 3))
-        if self.training and self.track_running_stats:
+        if self.training and self.track_running_stats and x.shape[0] > 0:  # not on an empty batch
             stats = mean.mean(dim=(0, 2, 3)), var.mean(dim=(0, 2, 3))
             self._update_running_stats(*stats, n, self.momentum)
         return y
