@@ -167,7 +167,7 @@ class Conv2d(Module):
     ``bias`` b of shape (C_out,).
 
     Forward by im2col: y = W₂ @ cols + b, W₂ = W reshaped to (C_out, C_in·kH·kW). Backward:
-    dW₂ = Σ_n dy @ colsᵀ, db = Σ_{n,y,x} dy, dcols = W₂ᵀ @ dy, then dx = col2im(dcols) without
+    dW₂ = Σ_n dy @ colsᵀ, db = Σ_{n,h,w} dy, dcols = W₂ᵀ @ dy, then dx = col2im(dcols) without
     the padding. Init as PyTorch's ``nn.Conv2d``: W, b ~ U(−1/√fan_in, 1/√fan_in),
     fan_in = C_in·kH·kW (kaiming_uniform with a = √5). ``bias`` is keyword-only (PyTorch's
     sixth positional argument, dilation, is not supported).

@@ -146,8 +146,8 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        w = self.windows(x, -math.inf).flatten(-2)  # (N, C, H_out, W_out, kH·kW)
-        return w.gather(-1, w.argmax(dim=-1, keepdim=True)).squeeze(-1)
+        win = self.windows(x, -math.inf).flatten(-2)  # (N, C, H_out, W_out, kH·kW)
+        return win.gather(-1, win.argmax(dim=-1, keepdim=True)).squeeze(-1)
 
 
 class AvgPool2d(_Pool2d):
