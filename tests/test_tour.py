@@ -5,6 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from lib.exercises.tour import check_batched_probabilities
+from lib.labs import tour
 from lib.labs.tour import decision_boundary_demo, train_toy_mlp
 
 
@@ -22,9 +23,22 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _softmax_batch_max(z):
+    e = np.exp(z - z.max())
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def test_checker_accepts_a_correct_solution(capsys):
-    check_batched_probabilities(lambda x, w, b: _softmax(_logits(x, w, b)))
+    assert check_batched_probabilities(lambda x, w, b: _softmax(_logits(x, w, b))) is True
     assert "all checks passed" in capsys.readouterr().out
+
+
+def test_checker_reports_a_stub_as_not_done(capsys):
+    def stub(x, weights, biases):
+        raise NotImplementedError
+
+    assert check_batched_probabilities(stub) is False
+    assert "not implemented yet" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -35,6 +49,7 @@ def test_checker_accepts_a_correct_solution(capsys):
          "subtract each row's maximum"),
         (lambda x, w, b: _softmax(_logits(x, w, b).T).T, "shape|sum to 1|wrong"),
         (lambda x, w, b: _logits(x, w, b), "sum to 1"),
+        (lambda x, w, b: _softmax_batch_max(_logits(x, w, b)), "each row's own maximum"),
     ],
 )
 def test_checker_rejects_wrong_solutions(wrong, message):
@@ -43,13 +58,26 @@ def test_checker_rejects_wrong_solutions(wrong, message):
 
 
 def test_toy_training_is_deterministic_and_learns():
-    train_toy_mlp.cache_clear()
+    tour._train_toy_mlp.cache_clear()
     model_a, x, y, history_a = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
-    train_toy_mlp.cache_clear()
+    tour._train_toy_mlp.cache_clear()
     model_b, _, _, history_b = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
     assert history_a["loss"] == history_b["loss"]
     assert history_a["train_acc"][-1] > 0.95
     assert history_a["loss"][-1] < history_a["loss"][0] / 5
+
+
+def test_cached_training_hands_out_copies():
+    model, x, y, history = train_toy_mlp("xor", hidden=4, epochs=20, seed=1)
+    expected = model.forward(x).copy(), x.copy(), y.copy(), list(history["loss"])
+    model.params["0.weight"][:] = 0.0
+    x[:] = 0.0
+    y[:] = 0
+    history["loss"].clear()
+    model, x, y, history = train_toy_mlp("xor", hidden=4, epochs=20, seed=1)
+    assert np.array_equal(x, expected[1]) and np.array_equal(y, expected[2])
+    assert np.array_equal(model.forward(x), expected[0])
+    assert history["loss"] == expected[3]
 
 
 def test_unknown_dataset_is_a_clear_error():

@@ -21,11 +21,20 @@ def _reference_mlp(sizes, rng) -> Sequential:
     return Sequential(*layers)
 
 
-def check_batched_probabilities(predict_proba, seed=0) -> None:
+def check_batched_probabilities(predict_proba, seed=0) -> bool:
     """Check predict_proba(x, weights, biases) -> (B, C) class probabilities of a ReLU MLP:
     h ← ReLU(h Wᵀ + b) for every layer but the last, then p = softmax(h Wᵀ + b) per row,
-    computed for the whole batch at once and without overflow for large scores."""
+    computed for the whole batch at once and without overflow for large scores.
+
+    Returns True when every check passes, False (with a message) while the function still raises
+    NotImplementedError; a wrong result raises AssertionError saying what is wrong."""
     rng = np.random.default_rng(seed)
+    try:
+        predict_proba(np.zeros((1, 3)), [np.eye(3)], [np.zeros(3)])
+    except NotImplementedError:
+        print("check_batched_probabilities: not implemented yet; replace "
+              "`raise NotImplementedError` with your code and run the cell again.")
+        return False
     for sizes, batch in CASES:
         net = _reference_mlp(sizes, rng)
         linears = [layer for layer in net.layers if isinstance(layer, Linear)]
@@ -50,4 +59,14 @@ def check_batched_probabilities(predict_proba, seed=0) -> None:
     if not np.all(np.isfinite(got)) or not np.allclose(got, np.eye(3)):
         raise AssertionError("scores of 1000 give inf/nan: subtract each row's maximum before "
                              "exp (softmax(z) = softmax(z - max z))")
+    # Row maxima 1000 and -500: one maximum for the whole batch (1000) sends every exp of the
+    # second row to 0, and 0/0 = nan. Each row needs its own maximum.
+    scores = np.array([[1000.0, 999.0, 0.0], [-500.0, -501.0, -500.0]])
+    with np.errstate(all="ignore"):
+        got = np.asarray(predict_proba(scores, [np.eye(3)], [np.zeros(3)]))
+    if got.shape != scores.shape or not np.allclose(got, softmax(scores, axis=1)):
+        raise AssertionError("rows whose maxima differ by 1500 give wrong probabilities: subtract "
+                             "each row's own maximum (z.max(axis=1, keepdims=True)), not one "
+                             "maximum for the whole batch")
     print("check_batched_probabilities: all checks passed")
+    return True

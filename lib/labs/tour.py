@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 import numpy as np
@@ -20,12 +21,7 @@ TOY_SETS = {
 
 
 @lru_cache(maxsize=64)
-def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
-    """Train Linear(2, hidden) → ReLU → Linear(hidden, C) with full-batch SGD on a toy set.
-
-    Returns (model, x, y, history) where history is `train_numpy`'s dict. Cached: the same
-    arguments return the same (already trained) objects.
-    """
+def _train_toy_mlp(dataset, hidden, lr, epochs, seed):
     if dataset not in TOY_SETS:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: {sorted(TOY_SETS)}")
     x, y = TOY_SETS[dataset](seed=seed)
@@ -36,6 +32,16 @@ def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
                           batch_size=len(x), rng=rng)
     model.eval()
     return model, x, y, history
+
+
+def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
+    """Train Linear(2, hidden) → ReLU → Linear(hidden, C) with full-batch SGD on a toy set.
+
+    Returns (model, x, y, history) where history is `train_numpy`'s dict. The training is cached
+    (the same arguments train once), and every call returns fresh deep copies: changing the
+    returned model, arrays or history never changes a later call's result.
+    """
+    return copy.deepcopy(_train_toy_mlp(dataset, hidden, lr, epochs, seed))
 
 
 @register_widget
