@@ -239,7 +239,159 @@ CASES = {
         ValueError,
         "batch_size >= 1",
     ),
+    # issue 9: sizes that are not integers, strings as hyper-parameters, zero fans, wrong dout
+    "linear_float_size": (
+        lambda: L.Linear(3.5, 4, rng=rng),
+        ValueError,
+        r"Linear sizes must be >= 1 and integers, got in_features=3.5, out_features=4",
+    ),
+    "linear_str_size": (lambda: L.Linear("3", 4, rng=rng), ValueError, "in_features='3'"),
+    "maxout_float_size": (
+        lambda: A.Maxout(2.5, 3, rng=rng),
+        ValueError,
+        "Maxout sizes must be >= 1 and integers, got in_features=2.5",
+    ),
+    "prelu_float": (lambda: A.PReLU(2.5), ValueError, "num_parameters must be >= 1 .* got 2.5"),
+    "prelu_init_str": (lambda: A.PReLU(init="a"), ValueError, "PReLU init must be a real number"),
+    "leaky_str": (
+        lambda: A.LeakyReLU("0.1"),
+        ValueError,
+        "negative_slope must be a real number, got '0.1'",
+    ),
+    "elu_str": (lambda: A.ELU("1"), ValueError, "alpha must be a real number, got '1'"),
+    "softplus_beta_0": (
+        lambda: A.Softplus(beta=0),
+        ValueError,
+        r"Softplus beta must be > 0 \(f divides by β\), got 0",
+    ),
+    "flatten_str_dim": (
+        lambda: L.Flatten("1"),
+        ValueError,
+        r"Flatten start_dim must be an integer \(e.g. 1 or -1\), got '1'",
+    ),
+    "bn_float_features": (lambda: N.BatchNorm1d(3.5), ValueError, "num_features must be >= 1"),
+    "bn_str_eps": (lambda: N.BatchNorm1d(3, eps="1e-5"), ValueError, "eps must be > 0, got '1e-5'"),
+    "bn_str_momentum": (
+        lambda: N.BatchNorm1d(3, momentum="0.1"),
+        ValueError,
+        r"momentum must be in \[0, 1\], got '0.1'",
+    ),
+    "groupnorm_float": (lambda: N.GroupNorm(2.0, 4), ValueError, r"num_groups \(2.0\)"),
+    "layernorm_float": (
+        lambda: N.LayerNorm(3.5),
+        ValueError,
+        r"normalized_shape must be an int or a tuple of ints >= 1 .*, got 3.5",
+    ),
+    "layernorm_str": (lambda: N.LayerNorm("3"), ValueError, "normalized_shape must be"),
+    "kaiming_zero_fan_in": (
+        lambda: init.kaiming_normal((3, 0), rng=rng),
+        ValueError,
+        r"kaiming_normal: fan_in is 0 for shape \(3, 0\), and the std divides by it; every "
+        "dimension of the shape must be >= 1",
+    ),
+    "kaiming_zero_fan_out": (
+        lambda: init.kaiming_uniform((0, 3), mode="fan_out", rng=rng),
+        ValueError,
+        "kaiming_uniform: fan_out is 0",
+    ),
+    "lecun_zero_fan_in": (
+        lambda: init.lecun_normal((4, 0, 3, 3), rng=rng),
+        ValueError,
+        "lecun_normal: fan_in is 0",
+    ),
+    "xavier_zero_fans": (
+        lambda: init.xavier_uniform((0, 0), rng=rng),
+        ValueError,
+        "xavier_uniform: fan_in \\+ fan_out is 0",
+    ),
+    "xavier_str_gain": (
+        lambda: init.xavier_normal((3, 2), gain="2", rng=rng),
+        ValueError,
+        "gain must be a real number, got '2'",
+    ),
+    "normal_negative_std": (
+        lambda: init.normal((3, 2), std=-1, rng=rng),
+        ValueError,
+        "std must be >= 0, got -1",
+    ),
+    "uniform_str": (lambda: init.uniform((3, 2), a="0", rng=rng), ValueError, "a must be a real"),
+    "orthogonal_str_gain": (
+        lambda: init.orthogonal((3, 2), gain="1", rng=rng),
+        ValueError,
+        "gain must be a real number",
+    ),
+    "constant_str": (lambda: init.constant((3, 2), "a"), ValueError, "val must be a real number"),
+    "ce_empty": (
+        lambda: losses.cross_entropy(np.zeros((0, 3)), np.zeros(0, dtype=int)),
+        ValueError,
+        r"cross_entropy needs a batch of at least 1 example \(the mean over 0 is NaN\), "
+        r"got logits of shape \(0, 3\)",
+    ),
+    "mse_empty": (
+        lambda: losses.mse_loss(np.zeros(0), np.zeros(0)),
+        ValueError,
+        r"mse_loss needs at least 1 element",
+    ),
+    "bce_empty": (
+        lambda: losses.binary_cross_entropy_with_logits(np.zeros((0, 1)), np.zeros((0, 1))),
+        ValueError,
+        r"binary_cross_entropy_with_logits needs at least 1 element .* got shape \(0, 1\)",
+    ),
+    "penalty_str_lam": (
+        lambda: losses.l2_penalty({"weight": X}, "0.1"),
+        ValueError,
+        "lam must be a real number >= 0, got '0.1'",
+    ),
+    "elastic_str_ratio": (
+        lambda: losses.elastic_net_penalty({"weight": X}, 0.1, "0.5"),
+        ValueError,
+        r"l1_ratio must be a real number in \[0, 1\], got '0.5'",
+    ),
 }
+
+
+def _forwarded(layer, x):
+    layer(x)
+    return layer
+
+
+DOUT_CASES = {
+    "linear": (_forwarded(L.Linear(3, 2, rng=rng), X), (4, 3), r"\(4, 2\)"),
+    "linear_transposed": (_forwarded(L.Linear(3, 2, rng=rng), X), (2, 4), r"\(4, 2\)"),
+    "dropout_eval": (_forwarded(L.Dropout(0.5, rng=rng).eval(), X), (4,), r"\(4, 3\)"),
+    "dropout_train": (_forwarded(L.Dropout(0.5, rng=rng), X), (3, 4), r"\(4, 3\)"),
+    "flatten": (_forwarded(L.Flatten(), np.ones((2, 3, 4))), (2, 3, 4), r"\(2, 12\)"),
+    "relu": (_forwarded(A.ReLU(), X), (4, 1), r"\(4, 3\)"),
+    "prelu": (_forwarded(A.PReLU(3), X), (3,), r"\(4, 3\)"),
+    "maxout": (_forwarded(A.Maxout(3, 2, rng=rng), X), (4, 3), r"\(4, 2\)"),
+    "batchnorm": (_forwarded(N.BatchNorm1d(3), X), (4, 1), r"\(4, 3\)"),
+    "groupnorm": (_forwarded(N.GroupNorm(1, 3), X), (3, 4), r"\(4, 3\)"),
+    "layernorm": (_forwarded(N.LayerNorm(3), X), (4,), r"\(4, 3\)"),
+    "sequential": (
+        _forwarded(Sequential(L.Linear(3, 2, rng=rng), A.ReLU()), X),
+        (4, 3),
+        r"\(4, 2\)",  # the last layer, ReLU, says so
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DOUT_CASES))
+def test_backward_names_a_wrong_dout_shape(name):
+    layer, shape, expected = DOUT_CASES[name]
+    message = rf"\.backward expects dout of shape {expected} \(the shape of its forward output\)"
+    with pytest.raises(ValueError, match=message):
+        layer.backward(np.ones(shape))
+
+
+def test_backward_refuses_an_integer_dout():
+    layer = _forwarded(L.Linear(3, 2, rng=rng), X)
+    with pytest.raises(TypeError, match="Linear.backward dout expects a floating-point array"):
+        layer.backward(np.ones((4, 2), dtype=int))
+
+
+def test_batchnorm_backward_graph_checks_dout_too():
+    with pytest.raises(ValueError, match=r"BatchNorm1d.backward expects dout of shape \(4, 3\)"):
+        _forwarded(N.BatchNorm1d(3), X).backward_graph(np.ones((3, 4)))
 
 
 @pytest.mark.parametrize("name", list(CASES))

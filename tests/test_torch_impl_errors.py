@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from lib.torch_impl import activations, layers, losses, norm
+from lib.torch_impl import activations, init, layers, losses, norm
 
 
 @pytest.mark.parametrize(
@@ -207,3 +208,86 @@ def test_instancenorm_on_an_empty_batch_keeps_running_statistics():
     assert layer(torch.zeros(0, 3, 2, 2)).shape == (0, 3, 2, 2)
     torch.testing.assert_close(layer.running_mean, torch.zeros(3))
     torch.testing.assert_close(layer.running_var, torch.ones(3))
+
+
+# --- issue 9: non-integer sizes, strings as hyper-parameters, zero fans, int tensors, empty ---
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: layers.Linear(3.5, 4), r"Linear sizes must be >= 1 and integers, got "
+                                         r"in_features=3.5, out_features=4"),
+        (lambda: layers.Linear(0, 4), "Linear sizes must be >= 1 and integers"),
+        (lambda: layers.Linear("3", 4), "in_features='3'"),
+        (lambda: layers.Dropout("0.5"), r"p must be in \[0, 1\), got '0.5'"),
+        (lambda: layers.Flatten("1"), "Flatten start_dim must be an integer"),
+        (lambda: activations.Maxout(2.5, 3), "Maxout sizes must be >= 1 and integers"),
+        (lambda: activations.PReLU(2.5), "num_parameters must be a positive integer, got 2.5"),
+        (lambda: activations.LeakyReLU("0.1"), "negative_slope must be a real number, got '0.1'"),
+        (lambda: activations.ELU("1"), "alpha must be a real number, got '1'"),
+        (lambda: activations.Softplus(beta=0), r"Softplus beta must be > 0 \(f divides by β\)"),
+        (lambda: norm.BatchNorm1d(3.5), "num_features must be >= 1, got 3.5"),
+        (lambda: norm.BatchNorm1d(3, eps="1e-5"), "eps must be > 0, got '1e-5'"),
+        (lambda: norm.BatchNorm1d(3, momentum="0.1"), r"momentum must be in \[0, 1\] or None"),
+        (lambda: norm.GroupNorm(2.0, 4), "must be divisible by num_groups=2.0"),
+        (lambda: norm.LayerNorm(3.5), "normalized_shape must be an int or a tuple of ints >= 1"),
+        (
+            lambda: init.kaiming_normal_(torch.empty(3, 0)),
+            r"kaiming_normal_: fan_in is 0 for shape \(3, 0\), and the std divides by it",
+        ),
+        (lambda: init.kaiming_uniform_(torch.empty(0, 3), mode="fan_out"), "fan_out is 0"),
+        (lambda: init.lecun_normal_(torch.empty(2, 0)), "fan_in is 0"),
+        (lambda: init.xavier_normal_(torch.empty(0, 0)), r"xavier_normal_: fan_in \+ fan_out is 0"),
+        (lambda: init.xavier_uniform_(torch.empty(3, 2), gain="2"), "gain must be a real number"),
+        (lambda: init.normal_(torch.empty(3, 2), std=-1.0), "std must be >= 0, got -1.0"),
+        (lambda: init.constant_(torch.empty(3, 2), "a"), "val must be a real number"),
+        (lambda: init.orthogonal_(torch.empty(3, 2), gain="1"), "gain must be a real number"),
+        (
+            lambda: losses.l2_penalty({"weight": torch.ones(2)}, "0.1"),
+            "lam must be a real number >= 0, got '0.1'",
+        ),
+        (
+            lambda: losses.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)),
+            r"cross_entropy needs a batch of at least 1 example \(the mean over 0 is NaN\), got "
+            r"logits of shape \(0, 3\)",
+        ),
+        (lambda: losses.mse_loss(torch.zeros(0), torch.zeros(0)), "mse_loss needs at least 1"),
+        (
+            lambda: losses.binary_cross_entropy_with_logits(torch.zeros(0, 1), torch.zeros(0, 1)),
+            r"needs at least 1 element .* got shape \(0, 1\)",
+        ),
+    ],
+)
+def test_bad_values_name_the_parameter(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+LONG = torch.ones(4, 3, dtype=torch.long)
+
+
+@pytest.mark.parametrize(
+    "call, who",
+    [
+        (lambda: layers.Linear(3, 2)(LONG), "Linear"),
+        (lambda: activations.Maxout(3, 2)(LONG), "Maxout"),
+        (lambda: layers.Dropout(0.5)(LONG), "Dropout"),
+        (lambda: norm.BatchNorm1d(3)(LONG), "BatchNorm1d"),
+        (lambda: norm.InstanceNorm2d(3)(LONG.reshape(1, 3, 2, 2)), "InstanceNorm2d"),
+        (lambda: norm.LayerNorm(3)(LONG), "LayerNorm"),
+        (lambda: norm.GroupNorm(1, 3)(LONG), "GroupNorm"),
+        (lambda: losses.cross_entropy(LONG, LONG[:, 0]), "cross_entropy logits"),
+        (lambda: losses.mse_loss(LONG, LONG), "mse_loss input"),
+        (lambda: losses.mse_loss(torch.ones(4, 3), LONG), "mse_loss target"),
+    ],
+)
+def test_integer_tensors_are_refused_by_name(call, who):
+    message = rf"{who} expects a floating-point tensor \(e.g. float32\), got dtype torch.int64"
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_cross_entropy_target_must_be_a_tensor():
+    with pytest.raises(TypeError, match="cross_entropy expects target as a tensor, got ndarray"):
+        losses.cross_entropy(torch.zeros(2, 3), np.array([0, 1]))

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
-from lib.numpy_ref.module import Module, as_float_array, check_rng
+from lib.numpy_ref.module import Module, as_float_array, check_real, check_rng, is_size
 
 __all__ = [
     "ACTIVATIONS",
@@ -53,7 +53,8 @@ class Elementwise(Module):
         return self.function(x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.derivative(self._saved())
+        x = self._saved()
+        return self._check_dout(dout, x.shape) * self.derivative(x)
 
 
 class Sigmoid(Elementwise):
@@ -92,6 +93,7 @@ class LeakyReLU(Elementwise):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
+        check_real("negative_slope", negative_slope)
         self.negative_slope = float(negative_slope)
 
     def function(self, x):
@@ -109,6 +111,7 @@ class ELU(Elementwise):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
+        check_real("alpha", alpha)
         self.alpha = float(alpha)
 
     def function(self, x):
@@ -167,11 +170,18 @@ class SiLU(Elementwise):
         return s * (1.0 + x * (1.0 - s))
 
 
+def check_softplus(beta, threshold) -> None:
+    """Softplus needs β > 0 (it divides by β) and a real threshold."""
+    check_real("Softplus beta", beta, "> 0 (f divides by β)", lambda b: b > 0)
+    check_real("Softplus threshold", threshold)
+
+
 class Softplus(Elementwise):
     """f(x) = log(1 + e^(βx))/β, and f(x) = x where βx > threshold; f′(x) = σ(βx) (1 there)."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
+        check_softplus(beta, threshold)
         self.beta, self.threshold = float(beta), float(threshold)
 
     def function(self, x):
@@ -194,8 +204,9 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
-        if int(num_parameters) < 1:
-            raise ValueError(f"PReLU num_parameters must be >= 1, got {num_parameters}")
+        if not is_size(num_parameters):
+            raise ValueError(f"PReLU num_parameters must be >= 1 (an int), got {num_parameters!r}")
+        check_real("PReLU init", init)
         self.num_parameters = int(num_parameters)
         self.add_param("weight", np.full(self.num_parameters, float(init)))
 
@@ -217,6 +228,7 @@ class PReLU(Module):
 
     def backward(self, dout):
         x = self._saved()
+        dout = self._check_dout(dout, x.shape)
         a = self.params["weight"].reshape(self._slope_shape(x))
         da = dout * np.where(x > 0, 0.0, x)
         axes = tuple(i for i in range(x.ndim) if not (self.num_parameters > 1 and i == 1))
@@ -238,10 +250,10 @@ class Maxout(Module):
     def __init__(self, in_features: int, out_features: int, pieces: int = 2, *, rng=None):
         super().__init__()
         check_rng(rng, "Maxout")
-        if min(in_features, out_features, pieces) < 1:
+        if not all(map(is_size, (in_features, out_features, pieces))):
             raise ValueError(
-                f"Maxout sizes must be >= 1, got in_features={in_features}, "
-                f"out_features={out_features}, pieces={pieces}"
+                f"Maxout sizes must be >= 1 and integers, got in_features={in_features!r}, "
+                f"out_features={out_features!r}, pieces={pieces!r}"
             )
         self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
         bound = 1.0 / math.sqrt(in_features)
@@ -263,6 +275,7 @@ class Maxout(Module):
 
     def backward(self, dout):
         x, winner = self._saved()
+        dout = self._check_dout(dout, winner.shape)
         dz = np.zeros((x.shape[0], self.out_features, self.pieces), dtype=dout.dtype)
         np.put_along_axis(dz, winner[..., None], dout[..., None], axis=2)
         dz = dz.reshape(x.shape[0], -1)

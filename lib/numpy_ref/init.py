@@ -10,12 +10,13 @@ import math
 
 import numpy as np
 
-from lib.numpy_ref.module import check_rng
+from lib.numpy_ref.module import check_real, check_rng
 
 __all__ = [
     "MODES",
     "NONLINEARITIES",
     "calculate_gain",
+    "check_fan",
     "constant",
     "fans",
     "kaiming_normal",
@@ -76,11 +77,22 @@ def fans(shape) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _fan(shape, mode):
+def check_fan(fan: int, name: str, shape, who: str) -> None:
+    """ValueError if ``fan`` (``name``, e.g. "fan_in") is 0: the std would divide by 0."""
+    if fan == 0:
+        raise ValueError(
+            f"{who}: {name} is 0 for shape {tuple(shape)}, and the std divides by it; "
+            "every dimension of the shape must be >= 1"
+        )
+
+
+def _fan(shape, mode, who):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
     fan_in, fan_out = fans(shape)
-    return fan_in if mode == "fan_in" else fan_out
+    fan = fan_in if mode == "fan_in" else fan_out
+    check_fan(fan, mode, shape, who)
+    return fan
 
 
 def zeros(shape) -> np.ndarray:
@@ -90,30 +102,39 @@ def zeros(shape) -> np.ndarray:
 
 def constant(shape, val: float) -> np.ndarray:
     """W = val everywhere (as symmetric as zeros: every unit of a layer stays identical)."""
+    check_real("val", val)
     return np.full(shape, float(val))
 
 
 def normal(shape, mean: float = 0.0, std: float = 1.0, *, rng=None) -> np.ndarray:
     """W ~ N(mean, std²)."""
+    check_real("mean", mean)
+    check_real("std", std, ">= 0", lambda s: s >= 0)
     return check_rng(rng, "normal").normal(mean, std, shape)
 
 
 def uniform(shape, a: float = 0.0, b: float = 1.0, *, rng=None) -> np.ndarray:
     """W ~ U(a, b)."""
+    check_real("a", a)
+    check_real("b", b)
     return check_rng(rng, "uniform").uniform(a, b, shape)
 
 
 def xavier_uniform(shape, gain: float = 1.0, *, rng=None) -> np.ndarray:
     """Glorot & Bengio (2010): W ~ U(−b, b), b = gain·√(6/(fan_in + fan_out)),
     so Var W = gain²·2/(fan_in + fan_out)."""
+    check_real("gain", gain)
     fan_in, fan_out = fans(shape)
+    check_fan(fan_in + fan_out, "fan_in + fan_out", shape, "xavier_uniform")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return check_rng(rng, "xavier_uniform").uniform(-bound, bound, shape)
 
 
 def xavier_normal(shape, gain: float = 1.0, *, rng=None) -> np.ndarray:
     """W ~ N(0, σ²), σ = gain·√(2/(fan_in + fan_out))."""
+    check_real("gain", gain)
     fan_in, fan_out = fans(shape)
+    check_fan(fan_in + fan_out, "fan_in + fan_out", shape, "xavier_normal")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return check_rng(rng, "xavier_normal").normal(0.0, std, shape)
 
@@ -126,7 +147,7 @@ def kaiming_uniform(
 
     PyTorch's defaults (leaky_relu with a = 0) give gain √2, i.e. the ReLU case.
     """
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode))
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode, "kaiming_uniform"))
     return check_rng(rng, "kaiming_uniform").uniform(
         -math.sqrt(3.0) * std, math.sqrt(3.0) * std, shape
     )
@@ -136,13 +157,13 @@ def kaiming_normal(
     shape, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", *, rng=None
 ) -> np.ndarray:
     """He et al. (2015): W ~ N(0, σ²), σ = gain/√fan (√(2/fan_in) for ReLU)."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode))
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode, "kaiming_normal"))
     return check_rng(rng, "kaiming_normal").normal(0.0, std, shape)
 
 
 def lecun_normal(shape, *, rng=None) -> np.ndarray:
     """LeCun et al. (1998): W ~ N(0, σ²), σ = 1/√fan_in."""
-    fan_in, _ = fans(shape)
+    fan_in = _fan(shape, "fan_in", "lecun_normal")
     return check_rng(rng, "lecun_normal").normal(0.0, 1.0 / math.sqrt(fan_in), shape)
 
 
@@ -154,6 +175,7 @@ def orthogonal(shape, gain: float = 1.0, *, rng=None) -> np.ndarray:
     so that Q is uniformly (Haar) distributed.
     """
     shape = tuple(shape)
+    check_real("gain", gain)
     if len(shape) < 2:
         raise ValueError(f"orthogonal init needs a shape with at least 2 dimensions, got {shape}")
     rows, cols = shape[0], math.prod(shape[1:])

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from lib.numpy_ref.module import Module, as_float_array, check_rng
+from lib.numpy_ref.module import Module, as_float_array, check_rng, is_size
 
 __all__ = ["Dropout", "Flatten", "Linear"]
 
@@ -24,10 +24,10 @@ class Linear(Module):
     ):
         super().__init__()
         check_rng(rng, "Linear")
-        if in_features < 1 or out_features < 1:
+        if not (is_size(in_features) and is_size(out_features)):
             raise ValueError(
-                f"Linear sizes must be >= 1, got in_features={in_features}, "
-                f"out_features={out_features}"
+                f"Linear sizes must be >= 1 and integers, got in_features={in_features!r}, "
+                f"out_features={out_features!r}"
             )
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
@@ -50,6 +50,7 @@ class Linear(Module):
 
     def backward(self, dout):
         x = self._saved()
+        dout = self._check_dout(dout, x.shape[:-1] + (self.out_features,))
         x2, dout2 = x.reshape(-1, self.in_features), dout.reshape(-1, self.out_features)
         self._set_grad("weight", dout2.T @ x2)
         if "bias" in self.params:
@@ -82,17 +83,25 @@ class Dropout(Module):
     def forward(self, x):
         x = as_float_array(x, "Dropout")
         if not self.training or self.p == 0.0:
-            self._cache = np.ones((), dtype=x.dtype)  # identity: backward passes dout through
+            self._cache = (np.ones((), dtype=x.dtype), x.shape)  # identity: dout passes through
             return x
         scaled_mask = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
-        self._cache = scaled_mask
+        self._cache = (scaled_mask, x.shape)
         return x * scaled_mask
 
     def backward(self, dout):
-        return dout * self._saved()
+        scaled_mask, shape = self._saved()
+        return self._check_dout(dout, shape) * scaled_mask
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+def check_dims(start_dim, end_dim) -> None:
+    """Flatten's dims must be integers (negative ones count from the end)."""
+    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise ValueError(f"Flatten {name} must be an integer (e.g. 1 or -1), got {d!r}")
 
 
 class Flatten(Module):
@@ -100,6 +109,7 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        check_dims(start_dim, end_dim)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -116,11 +126,13 @@ class Flatten(Module):
                 f"Flatten: start_dim={self.start_dim} comes after end_dim={self.end_dim} for input "
                 f"with {x.ndim} dims"
             )
-        self._cache = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+        out = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+        self._cache = (x.shape, out.shape)
+        return out
 
     def backward(self, dout):
-        return dout.reshape(self._saved())
+        in_shape, out_shape = self._saved()
+        return self._check_dout(dout, out_shape).reshape(in_shape)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib.numpy_ref.activations import sigmoid
-from lib.numpy_ref.module import as_float_array
+from lib.numpy_ref.module import as_float_array, check_real
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -42,6 +42,11 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray) -> tuple[float, np.nda
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {logits.shape}")
     n, c = logits.shape
+    if n == 0:
+        raise ValueError(
+            f"cross_entropy needs a batch of at least 1 example (the mean over 0 is NaN), "
+            f"got logits of shape {logits.shape}"
+        )
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(
             f"cross_entropy expects integer class indices as target, got dtype {target.dtype}"
@@ -51,7 +56,7 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray) -> tuple[float, np.nda
             f"cross_entropy expects target of shape ({n},) for logits {logits.shape}, "
             f"got {target.shape}"
         )
-    if n and (target.min() < 0 or target.max() >= c):
+    if target.min() < 0 or target.max() >= c:
         raise ValueError(
             f"cross_entropy target values must be in [0, {c}), "
             f"got range [{target.min()}, {target.max()}]"
@@ -71,6 +76,9 @@ def _check_same_shape(pred, target, who):
         raise ValueError(
             f"{who}: input shape {pred.shape} and target shape {target.shape} must be equal"
         )
+    if pred.size == 0:
+        raise ValueError(f"{who} needs at least 1 element (the mean over 0 is NaN), got shape "
+                         f"{pred.shape}")
     return pred, target
 
 
@@ -89,7 +97,7 @@ def binary_cross_entropy_with_logits(
     Stable form: max(z, 0) − z·y + log(1 + e^(−|z|)). dL/dz = (σ(z) − y)/size.
     """
     logits, target = _check_same_shape(logits, target, "binary_cross_entropy_with_logits")
-    if target.size and (target.min() < 0 or target.max() > 1):
+    if target.min() < 0 or target.max() > 1:
         raise ValueError("binary_cross_entropy_with_logits target values must be in [0, 1]")
     per_element = np.maximum(logits, 0.0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
     return float(per_element.mean()), (sigmoid(logits) - target) / logits.size
@@ -110,8 +118,7 @@ def _penalized(params: dict, keys) -> list[str]:
 
 
 def _check_lam(lam):
-    if not lam >= 0:
-        raise ValueError(f"penalty strength lam must be >= 0, got {lam!r}")
+    check_real("penalty strength lam", lam, ">= 0", lambda v: v >= 0)
 
 
 def l1_penalty(params: dict, lam: float, keys=None) -> tuple[float, dict]:
@@ -136,8 +143,7 @@ def elastic_net_penalty(
     """R = λ (r Σ|w| + (1 − r)/2 Σ w²), r = l1_ratio in [0, 1] (scikit-learn's convention);
     dR/dw = λ (r·sign(w) + (1 − r)·w).
     """
-    if not 0.0 <= l1_ratio <= 1.0:
-        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
+    check_real("l1_ratio", l1_ratio, "in [0, 1]", lambda r: 0 <= r <= 1)
     v1, g1 = l1_penalty(params, lam * l1_ratio, keys)
     v2, g2 = l2_penalty(params, lam * (1.0 - l1_ratio), keys)
     return v1 + v2, {k: g1[k] + g2[k] for k in g1}

@@ -14,12 +14,34 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Module", "Sequential", "as_float_array", "check_rng", "is_real"]
+__all__ = [
+    "Module",
+    "Sequential",
+    "as_float_array",
+    "check_real",
+    "check_rng",
+    "is_real",
+    "is_size",
+]
 
 
 def is_real(value) -> bool:
     """True for a real number (int, float, NumPy scalar); False for bool, str, arrays, None."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_size(value) -> bool:
+    """True for an integer >= 1 (a layer or tensor size); False for 3.5, "3", True, 0."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def check_real(name: str, value, condition: str = "", ok=None) -> None:
+    """ValueError unless ``value`` is a real number for which ``ok(value)`` holds; ``condition``
+    says in words what is allowed, e.g. ``check_real("beta", beta, "> 0", lambda b: b > 0)``."""
+    if not is_real(value):
+        raise ValueError(f"{name} must be a real number {condition}".rstrip() + f", got {value!r}")
+    if ok is not None and not ok(value):
+        raise ValueError(f"{name} must be {condition}, got {value!r}")
 
 
 def as_float_array(x, who: str) -> np.ndarray:
@@ -57,6 +79,16 @@ class Module:
 
     def _set_grad(self, name: str, value: np.ndarray) -> None:
         self.grads[name][...] = value  # in place: holders of the grads dict see the new values
+
+    def _check_dout(self, dout, shape) -> np.ndarray:
+        """``dout`` as a float array of ``shape`` (the forward output's); ValueError otherwise."""
+        dout = as_float_array(dout, f"{type(self).__name__}.backward dout")
+        if dout.shape != tuple(shape):
+            raise ValueError(
+                f"{type(self).__name__}.backward expects dout of shape {tuple(shape)} (the shape "
+                f"of its forward output), got {dout.shape}"
+            )
+        return dout
 
     def _saved(self):
         """What the last forward cached for backward; RuntimeError if there was none."""

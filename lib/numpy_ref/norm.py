@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.numpy_ref.module import Module, as_float_array
+from lib.numpy_ref.module import Module, as_float_array, is_real, is_size
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm"]
 
@@ -37,10 +37,21 @@ def _normalize_backward(dxhat, xhat, inv_std, axes):
 
 
 def _check_eps_momentum(eps, momentum):
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if momentum is not None and not 0.0 <= momentum <= 1.0:
+    if not is_real(eps) or not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps!r} (it keeps 1/√(σ² + ε) finite)")
+    if momentum is not None and (not is_real(momentum) or not 0.0 <= momentum <= 1.0):
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+
+
+def normalized_shape_tuple(normalized_shape) -> tuple[int, ...]:
+    """LayerNorm's ``normalized_shape`` (an int, or a tuple/list of ints >= 1) as a tuple."""
+    shape = normalized_shape if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    if not shape or not all(is_size(s) for s in shape):
+        raise ValueError(
+            "normalized_shape must be an int or a tuple of ints >= 1 (the trailing dims), "
+            f"got {normalized_shape!r}"
+        )
+    return tuple(int(s) for s in shape)
 
 
 class _ChannelNorm(Module):
@@ -48,8 +59,8 @@ class _ChannelNorm(Module):
 
     def __init__(self, num_features: int, eps: float, affine: bool):
         super().__init__()
-        if num_features < 1:
-            raise ValueError(f"num_features must be >= 1, got {num_features}")
+        if not is_size(num_features):
+            raise ValueError(f"num_features must be >= 1 (an int), got {num_features!r}")
         _check_eps_momentum(eps, None)
         self.num_features, self.eps, self.affine = num_features, float(eps), affine
         if affine:
@@ -158,6 +169,7 @@ class _RunningNorm(_ChannelNorm):
         With running statistics (eval) μ and σ² are constants, so dx = dx̂/√(σ² + ε).
         """
         c = self._saved()
+        dout = self._check_dout(dout, c["xhat"].shape)
         dxhat = self._affine_backward(dout, c["xhat"])
         if c["batch_stats"] is None:  # empty batch
             return dxhat
@@ -170,6 +182,7 @@ class _RunningNorm(_ChannelNorm):
         μ = mean(x), d = x − μ, v = mean(d²), s = √(v + ε), i = 1/s, x̂ = d·i, y = γx̂ + β.
         """
         c = self._saved()
+        dout = self._check_dout(dout, c["xhat"].shape)
         if c["batch_stats"] is None:  # empty batch
             return self._affine_backward(dout, c["xhat"])
         axes = c["axes"]
@@ -250,10 +263,10 @@ class GroupNorm(_ChannelNorm):
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
-        if num_groups < 1 or num_channels % num_groups != 0:
+        if not (is_size(num_groups) and is_size(num_channels)) or num_channels % num_groups != 0:
             raise ValueError(
-                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups}); "
-                f"allowed num_groups: divisors of {num_channels}"
+                f"num_channels ({num_channels!r}) must be divisible by num_groups "
+                f"({num_groups!r}); allowed num_groups: divisors of {num_channels}"
             )
         super().__init__(num_channels, eps, affine)
         self.num_groups = num_groups
@@ -268,6 +281,7 @@ class GroupNorm(_ChannelNorm):
 
     def backward(self, dout):
         xhat, inv_std = self._saved()
+        dout = self._check_dout(dout, xhat.shape)
         dxhat = self._affine_backward(dout, xhat).reshape(dout.shape[0], self.num_groups, -1)
         dx = _normalize_backward(dxhat, xhat.reshape(dxhat.shape), inv_std, (2,))
         return dx.reshape(dout.shape)
@@ -290,12 +304,7 @@ class LayerNorm(Module):
     ):
         super().__init__()
         _check_eps_momentum(eps, None)
-        shape = (
-            (normalized_shape,)
-            if isinstance(normalized_shape, (int, np.integer))
-            else normalized_shape
-        )
-        self.normalized_shape = tuple(int(s) for s in shape)
+        self.normalized_shape = normalized_shape_tuple(normalized_shape)
         self.eps, self.elementwise_affine = float(eps), elementwise_affine
         if elementwise_affine:
             self.add_param("weight", np.ones(self.normalized_shape))
@@ -316,6 +325,7 @@ class LayerNorm(Module):
 
     def backward(self, dout):
         xhat, inv_std, axes = self._saved()
+        dout = self._check_dout(dout, xhat.shape)
         lead = tuple(range(dout.ndim - len(axes)))
         dxhat = dout
         if "weight" in self.params:

@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from lib.numpy_ref.activations import check_softplus
+from lib.numpy_ref.module import check_real, is_size
 from lib.torch_impl.layers import Linear
 
 __all__ = [
@@ -63,6 +65,7 @@ class LeakyReLU(nn.Module):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
+        check_real("negative_slope", negative_slope)
         self.negative_slope = negative_slope
 
     def forward(self, x):
@@ -78,8 +81,9 @@ class PReLU(nn.Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
         super().__init__()
-        if num_parameters < 1:
-            raise ValueError(f"num_parameters must be a positive integer, got {num_parameters}")
+        if not is_size(num_parameters):
+            raise ValueError(f"num_parameters must be a positive integer, got {num_parameters!r}")
+        check_real("PReLU init", init)
         self.num_parameters = num_parameters
         self.weight = nn.Parameter(torch.full((num_parameters,), init, device=device, dtype=dtype))
 
@@ -103,6 +107,7 @@ class ELU(nn.Module):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
+        check_real("alpha", alpha)
         self.alpha = alpha
 
     def forward(self, x):
@@ -150,6 +155,7 @@ class Softplus(nn.Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
+        check_softplus(beta, threshold)
         self.beta = beta
         self.threshold = threshold
 
@@ -175,10 +181,10 @@ class Maxout(Linear):
     def __init__(
         self, in_features: int, out_features: int, pieces: int = 2, device=None, dtype=None
     ):
-        if min(in_features, out_features, pieces) < 1:
+        if not all(map(is_size, (in_features, out_features, pieces))):
             raise ValueError(
-                f"Maxout sizes must be >= 1, got in_features={in_features}, "
-                f"out_features={out_features}, pieces={pieces}"
+                f"Maxout sizes must be >= 1 and integers, got in_features={in_features!r}, "
+                f"out_features={out_features!r}, pieces={pieces!r}"
             )
         super().__init__(in_features, out_features * pieces, device=device, dtype=dtype)
         self.out_features = out_features

@@ -11,9 +11,18 @@ import math
 import torch
 from torch import nn
 
+from lib.numpy_ref.layers import check_dims
+from lib.numpy_ref.module import is_real, is_size
 from lib.torch_impl import init
 
 __all__ = ["Linear", "Dropout", "Flatten"]
+
+
+def check_float(x, who: str) -> None:
+    """TypeError unless ``x`` is a floating-point tensor (an integer tensor cannot be trained)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{who} expects a floating-point tensor (e.g. float32), got {got}")
 
 
 class Linear(nn.Module):
@@ -27,6 +36,11 @@ class Linear(nn.Module):
         self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
     ):
         super().__init__()
+        if not (is_size(in_features) and is_size(out_features)):
+            raise ValueError(
+                f"{type(self).__name__} sizes must be >= 1 and integers, got "
+                f"in_features={in_features!r}, out_features={out_features!r}"
+            )
         self.in_features = in_features
         self.out_features = out_features
         self.weight = nn.Parameter(
@@ -41,11 +55,12 @@ class Linear(nn.Module):
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            bound = 1 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        check_float(x, type(self).__name__)
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{type(self).__name__} expects inputs whose last dimension is "
                 f"in_features={self.in_features}, "
@@ -67,11 +82,12 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
+        if not is_real(p) or not 0 <= p < 1:
+            raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
         self.p = p
 
     def forward(self, x):
+        check_float(x, "Dropout")
         if not self.training or self.p == 0:
             return x
         keep = torch.rand_like(x) >= self.p  # P(keep) = 1 − p
@@ -86,6 +102,7 @@ class Flatten(nn.Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        check_dims(start_dim, end_dim)
         self.start_dim = start_dim
         self.end_dim = end_dim
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lib.numpy_ref.module import check_real
+from lib.torch_impl.layers import check_float
+
 __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
@@ -32,9 +35,17 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     logits (N, C) float, target (N,) integer class indices in [0, C).
     """
+    check_float(logits, "cross_entropy logits")
     if logits.dim() != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {tuple(logits.shape)}")
     n, c = logits.shape
+    if n == 0:
+        raise ValueError(
+            f"cross_entropy needs a batch of at least 1 example (the mean over 0 is NaN), "
+            f"got logits of shape {tuple(logits.shape)}"
+        )
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"cross_entropy expects target as a tensor, got {type(target).__name__}")
     if target.dtype.is_floating_point or target.dtype == torch.bool:
         raise TypeError(
             f"cross_entropy expects integer class indices as target, got dtype {target.dtype}"
@@ -44,7 +55,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             f"cross_entropy expects target of shape ({n},) for logits {tuple(logits.shape)}, "
             f"got {tuple(target.shape)}"
         )
-    if n and (target.min() < 0 or target.max() >= c):
+    if target.min() < 0 or target.max() >= c:
         raise ValueError(
             f"cross_entropy target values must be in [0, {c}), "
             f"got range [{target.min().item()}, {target.max().item()}]"
@@ -54,11 +65,16 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _check_same_shape(pred, target, who):
+    check_float(pred, f"{who} input")
+    check_float(target, f"{who} target")
     if pred.shape != target.shape:
         raise ValueError(
             f"{who}: input shape {tuple(pred.shape)} and target shape {tuple(target.shape)} "
             f"must be equal"
         )
+    if pred.numel() == 0:
+        raise ValueError(f"{who} needs at least 1 element (the mean over 0 is NaN), got shape "
+                         f"{tuple(pred.shape)}")
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -73,7 +89,7 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor)
     Stable form: max(z, 0) − z·y + log(1 + e^{−|z|}); dL/dz = σ(z) − y (per element).
     """
     _check_same_shape(logits, target, "binary_cross_entropy_with_logits")
-    if target.numel() and (target.min() < 0 or target.max() > 1):
+    if target.min() < 0 or target.max() > 1:
         raise ValueError("binary_cross_entropy_with_logits target values must be in [0, 1]")
     # both kinks (max and |z|) take the z >= 0 branch, so autograd gives σ(0) − y at z = 0
     positive = logits >= 0
@@ -96,8 +112,7 @@ def _penalized(params, keys) -> dict[str, torch.Tensor]:
 
 
 def _check_lam(lam):
-    if not lam >= 0:
-        raise ValueError(f"penalty strength lam must be >= 0, got {lam!r}")
+    check_real("penalty strength lam", lam, ">= 0", lambda v: v >= 0)
 
 
 def l1_penalty(params, lam: float, keys=None) -> torch.Tensor:
@@ -114,6 +129,5 @@ def l2_penalty(params, lam: float, keys=None) -> torch.Tensor:
 
 def elastic_net_penalty(params, lam: float, l1_ratio: float = 0.5, keys=None) -> torch.Tensor:
     """R = λ (r Σ|w| + (1 − r)/2 Σ w²), r = l1_ratio in [0, 1] (scikit-learn's convention)."""
-    if not 0 <= l1_ratio <= 1:
-        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
+    check_real("l1_ratio", l1_ratio, "in [0, 1]", lambda r: 0 <= r <= 1)
     return l1_penalty(params, lam * l1_ratio, keys) + l2_penalty(params, lam * (1 - l1_ratio), keys)

@@ -23,6 +23,10 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from lib.numpy_ref.module import is_real, is_size
+from lib.numpy_ref.norm import normalized_shape_tuple
+from lib.torch_impl.layers import check_float
+
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "Normalize"]
 
 
@@ -98,9 +102,9 @@ def channel_shape(x: torch.Tensor) -> tuple[int, ...]:
 
 def check_eps_momentum(eps, momentum=None):
     """ValueError unless eps > 0 and momentum is None or in [0, 1]."""
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if momentum is not None and not 0 <= momentum <= 1:
+    if not is_real(eps) or not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps!r} (it keeps 1/√(σ² + ε) finite)")
+    if momentum is not None and (not is_real(momentum) or not 0 <= momentum <= 1):
         raise ValueError(
             f"momentum must be in [0, 1] or None (cumulative average), got {momentum!r}"
         )
@@ -112,8 +116,8 @@ class _NormBase(nn.Module):
 
     def __init__(self, num_features, eps, momentum, affine, track_running_stats, device, dtype):
         super().__init__()
-        if num_features < 1:
-            raise ValueError(f"num_features must be >= 1, got {num_features}")
+        if not is_size(num_features):
+            raise ValueError(f"num_features must be >= 1, got {num_features!r} (an int)")
         check_eps_momentum(eps, momentum)
         kw = {"device": device, "dtype": dtype}
         self.num_features = num_features
@@ -200,6 +204,7 @@ class _BatchNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def forward(self, x):
+        check_float(x, type(self).__name__)
         if x.dim() not in self.input_dims:
             allowed = " or ".join(f"{d}D" for d in self.input_dims)
             raise ValueError(
@@ -258,6 +263,7 @@ class InstanceNorm2d(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def forward(self, x):
+        check_float(x, "InstanceNorm2d")
         if x.dim() != 4:
             raise ValueError(f"InstanceNorm2d expects 4D input (N, C, H, W), got {x.dim()}D input")
         self._check_channels(x)
@@ -292,10 +298,8 @@ class LayerNorm(nn.Module):
     ):
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
         check_eps_momentum(eps)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = normalized_shape_tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
@@ -309,6 +313,7 @@ class LayerNorm(nn.Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        check_float(x, "LayerNorm")
         k = len(self.normalized_shape)
         if tuple(x.shape[x.dim() - k :]) != self.normalized_shape:
             raise ValueError(
@@ -341,9 +346,9 @@ class GroupNorm(nn.Module):
     ):
         super().__init__()
         kw = {"device": device, "dtype": dtype}
-        if num_groups < 1 or num_channels % num_groups != 0:
+        if not (is_size(num_groups) and is_size(num_channels)) or num_channels % num_groups != 0:
             raise ValueError(
-                f"num_channels={num_channels} must be divisible by num_groups={num_groups} "
+                f"num_channels={num_channels!r} must be divisible by num_groups={num_groups!r} "
                 f"(num_groups a positive divisor of num_channels)"
             )
         check_eps_momentum(eps)
@@ -359,6 +364,7 @@ class GroupNorm(nn.Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        check_float(x, "GroupNorm")
         if x.dim() < 2 or x.shape[1] != self.num_channels:
             raise ValueError(
                 f"GroupNorm(num_channels={self.num_channels}) expects input (N, C, …) with "
