@@ -442,3 +442,31 @@ def test_gradient_clipping_refuses_bad_norm_type(norm_type):
         GradientClipping(max_norm=1.0, norm_type=norm_type)
     with pytest.raises(ValueError, match=r"max_value must be > 0 \(0 would freeze training\)"):
         GradientClipping(max_value="1")
+
+
+def test_diverged_at_counts_the_same_in_fit_and_train_numpy():
+    """Both loops: diverged_at = k when the k-th step's loss is NaN (steps counted from 1)."""
+    import numpy as np
+
+    from lib.numpy_ref.losses import mse_loss
+    from lib.numpy_ref.mlp import make_mlp, train_numpy
+    from lib.numpy_ref.optim import SGD
+
+    calls = {"n": 0}
+
+    def numpy_loss(out, y):
+        calls["n"] += 1
+        loss, dout = mse_loss(out, y)
+        return (math.nan if calls["n"] == 3 else loss), dout
+
+    x, y = regression(n=8)
+    rng = np.random.default_rng(0)
+    net = make_mlp([1, 1], rng=rng)
+    hist_np = train_numpy(net, SGD(net.params, lr=0.01), x.double().numpy(), y.double().numpy(),
+                          epochs=2, batch_size=2, rng=rng, loss_fn=numpy_loss)
+    model = nn.Linear(1, 1)
+    hist = fit(model, NanAtCall(3), torch.optim.SGD(model.parameters(), lr=0.01),
+               loader(x, y, 2), epochs=2, device=CPU, progress=False)
+    assert hist_np["diverged_at"] == hist.diverged_at == 3
+    assert len(hist_np["loss"]) == len(hist.step_loss) == 3
+    assert math.isnan(hist_np["loss"][2]) and math.isnan(hist.step_loss[2])

@@ -109,7 +109,8 @@ def train_numpy(
     its value is added to the loss and its gradients to the model's.
     Returns ``{"loss": per-step training loss (penalty included), "train_loss", "train_acc",
     "val_loss", "val_acc": per epoch, measured in eval mode after the epoch (without penalty),
-    "diverged_at": None or the step whose loss was NaN/inf}``. Divergence stops training;
+    "diverged_at": None or the step whose loss was NaN/inf, counted from 1 as in ``fit``'s History
+    (the run stops there: ``len(history["loss"]) == diverged_at``)}``. Divergence stops training;
     it never raises.
     """
     rng = check_rng(rng, "train_numpy")
@@ -144,7 +145,7 @@ def train_numpy(
                     loss += value
                 history["loss"].append(loss)
                 if not np.isfinite(loss):
-                    history["diverged_at"] = step
+                    history["diverged_at"] = step + 1  # this step's loss; steps count from 1
                     return history
                 model.backward(dout)
                 grads = model.grads
