@@ -205,6 +205,11 @@ CASES = {
         TypeError,
         "floating-point",
     ),
+    "numgrad_h_zero": (
+        lambda: numerical_gradient(lambda: 0.0, np.ones(3), h=0),
+        ValueError,
+        r"step h must be > 0 \(it divides the difference\), got 0",
+    ),
     "rel_error_shapes": (lambda: rel_error(np.ones(2), np.ones(3)), ValueError, "shapes"),
     "gradcheck_rng": (lambda: check_layer_gradients(A.ReLU(), X, rng=0), TypeError, "explicit rng"),
     # mlp

@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 
-from lib.numpy_ref.module import Module, check_rng
+from lib.numpy_ref.module import Module, check_real, check_rng
 
 __all__ = ["check_layer_gradients", "numerical_gradient", "rel_error"]
 
@@ -19,6 +19,7 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"numerical_gradient needs a floating-point array, got dtype {x.dtype}")
+    check_real("step h", h, "> 0 (it divides the difference)", lambda v: v > 0)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
