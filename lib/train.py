@@ -458,8 +458,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
             break
         if batches == 0:
             raise ValueError(f"train_data gave no batches in epoch {epoch}; fit needs at least one "
-                             "(inputs, targets) batch per epoch (an empty dataset, or "
-                             "drop_last=True with fewer samples than batch_size?)")
+                             "(inputs, targets) batch per epoch (an empty dataset, drop_last=True "
+                             "with fewer samples than batch_size, or a used-up iterator?)")
         train_loss, train_acc = meter.result()
         val_loss, val_acc = (None, None)
         if val_data is not None:

@@ -407,6 +407,8 @@ def test_fit_refuses_empty_loaders():
                                              "least one"):
             fit(model, nn.MSELoss(), opt, empty, callbacks=[EarlyStopping("train_loss")],
                 device=CPU, progress=False)
+    with pytest.raises(ValueError, match="no batches in epoch 2; .* or a used-up iterator"):
+        fit(model, nn.MSELoss(), opt, iter([(x, y)]), epochs=2, device=CPU, progress=False)
     with pytest.raises(ValueError, match="val_data gave no batches"):
         fit(model, nn.MSELoss(), opt, [(x, y)], val_data=[], device=CPU, progress=False)
 
