@@ -209,3 +209,102 @@ def test_check_elu_backward(backward, message, capsys):
 def test_check_count_dead(count, message, capsys):
     assert ex.check_count_dead(count) == (message == "✓")
     assert message in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("abc, message", [
+    ((2, 2, -1), "✓"),
+    (None, "not implemented yet"),
+    ((2, 2, 0), "tends to 2 and 0"),
+    ((1, 2, -0.5), "tends to 0.5 and -0.5"),
+    ((2, 1, -1), "a·b/4 = 0.5"),
+    ((2, 2), "three numbers"),
+])
+def test_check_tanh_identity(abc, message, capsys):
+    assert ex.check_tanh_identity(not_done if abc is None else lambda: abc) == (message == "✓")
+    assert message in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("grad_a, message", [
+    (lambda d, x: (d * np.where(x <= 0, x, 0)).sum(), "✓"),
+    (not_done, "not implemented yet"),
+    (lambda d, x: d * np.minimum(x, 0), "their sum"),
+    (lambda d, x: (d * np.maximum(x, 0)).sum(), "positive side"),
+    (lambda d, x: (d * x).sum(), "every element"),
+    (lambda d, x: 0.25 * (d * np.minimum(x, 0)).sum(), "a times too small"),
+    (lambda d, x: 1.0, "expected"),
+])
+def test_check_prelu_grad_a(grad_a, message, capsys):
+    assert ex.check_prelu_grad_a(grad_a) == (message == "✓")
+    assert message in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- issue 8 additions
+
+
+def test_cached_results_cannot_be_changed_by_a_caller():
+    norms = A.grad_norms_at_init("relu", 2, width=8)
+    with pytest.raises(ValueError, match="read-only"):
+        norms[0] = 0.0
+    x, y = A._fashion_batch()
+    x.zero_()
+    y.zero_()  # fresh tensors: the cache keeps its own copy
+    x_again, y_again = A._fashion_batch()
+    assert x_again.abs().sum() > 0 and y_again.max() > 0
+    run = A.relu_toy(steps=3)
+    with pytest.raises(ValueError, match="read-only"):
+        run["x"][0, 0] = 99.0
+    with pytest.raises(ValueError, match="read-only"):
+        run["end"][0][0, 0] = 99.0
+    run["acc"] = -1.0
+    assert A.relu_toy(steps=3)["acc"] >= 0
+
+
+def test_grad_norms_figure_empty_selection_and_duplicate_also():
+    def texts(fig):
+        return " ".join(t.get_text() for t in fig.axes[0].texts)
+
+    empty = A.grad_norms_figure(depth=2, activations=(), width=8)
+    assert "select at least one" in texts(empty) and not empty.axes[0].get_lines()
+    assert "select at least one" not in texts(A.grad_norms_figure(depth=2, activations=(),
+                                                                   also="elu", width=8))
+    duplicate = A.grad_norms_figure(depth=2, activations=("relu",), also="relu", width=8)
+    assert "already drawn" in texts(duplicate)
+    assert "already drawn" not in texts(A.grad_norms_figure(depth=2, activations=("relu",),
+                                                            also="elu", width=8))
+    with pytest.raises(ValueError, match="unknown activation"):
+        A.grad_norms_figure(depth=2, also="swish2")
+
+
+def test_signal_through_layers_of_the_hook_sigmoid_net():
+    x, y = A._fashion_batch()
+    signal = A.signal_through_layers(A.mlp("sigmoid", depth=6, width=64), x, y)
+    assert signal["flat"].max() == 0  # no saturated unit: the failure is not saturation
+    spread, grad = signal["spread"], signal["grad"]
+    assert np.all(spread[1:] / spread[:-1] < 0.3)  # the images' differences shrink forward …
+    assert np.all(grad[:-1] / grad[1:] < 0.3)  # … and the gradient shrinks backward
+    assert signal["logit_spread"] < 0.01
+
+
+def test_full_batch_gradient_descent_and_the_best_zigzag_lr():
+    x, y, w_star = A.zigzag_problem(centred=True)
+    path = A.sgd_path(x, y, lr=1.0, steps=2, batch_size=None)
+    step = path[0] - 1.0 * ((x @ path[0] - y) @ x) / len(x)
+    np.testing.assert_allclose(path[1], step)
+    lr, steps = A.zigzag_best_lr(centred=False)
+    assert lr in A.ZIGZAG_LRS and steps == A.steps_to_reach(
+        A.sgd_path(*A.zigzag_problem()[:2], lr, 300, batch_size=None), w_star)
+    assert steps >= 5 * A.zigzag_best_lr(centred=True)[1]
+    with pytest.raises(ValueError, match="no learning rate"):
+        A.zigzag_best_lr(lrs=[1e-6], steps=3)
+
+
+def test_comparison_figure_is_one_panel_per_activation():
+    class FakeHistory:
+        step_loss = list(np.linspace(2.3, 0.5, 30))
+
+    experiment = {name: {"history": FakeHistory, "val_acc": 0.8} for name in ("relu", "tanh")}
+    fig = A.comparison_figure(experiment)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 2 and all(len(ax.get_lines()) == 2 for ax in visible)
+    with pytest.raises(ValueError, match="empty"):
+        A.comparison_figure({})

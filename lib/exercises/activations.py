@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.numpy_ref.activations import ELU
+from lib.numpy_ref.activations import ELU, sigmoid
 from lib.numpy_ref.gradcheck import numerical_gradient, rel_error
 
-__all__ = ["check_leaky_relu", "check_elu_backward", "check_count_dead"]
+__all__ = ["check_leaky_relu", "check_elu_backward", "check_count_dead", "check_tanh_identity",
+           "check_prelu_grad_a"]
 
 TOL = 1e-7  # relative error allowed in gradient checks (float64, inputs kept away from the kink)
 
@@ -179,4 +180,68 @@ def check_count_dead(count_fn) -> bool:
         return _fail(f"on a random batch of 50 × 40 you counted {got:g} dead units, expected "
                      f"{expected}.")
     print("✓ your dead-unit counter is correct.")
+    return True
+
+
+@_checked
+def check_tanh_identity(constants_fn) -> bool:
+    """Exercise: ``constants_fn() -> (a, b, c)``, the numbers with tanh(x) = a·σ(b·x) + c for
+    every x (σ the sigmoid). Checked on x in [−5, 5]; a wrong triple gets a hint from the values
+    at x = 0 and far out."""
+    constants = _call(constants_fn)
+    if constants.shape != (3,):
+        return _fail(f"return the three numbers (a, b, c), got shape {constants.shape}.")
+    a, b, c = constants
+    x = np.linspace(-5, 5, 101)
+    got = a * sigmoid(b * x) + c
+    if np.allclose(got, np.tanh(x), rtol=0, atol=1e-12):
+        print("✓ tanh(x) = 2σ(2x) − 1: tanh is a sigmoid stretched to (−1, 1) and squeezed twice "
+              "as steep.")
+        return True
+    at_zero, far_right, far_left = a / 2 + c, a + c, c
+    if not (np.isclose(far_right, 1) and np.isclose(far_left, -1)):
+        return _fail(f"far out σ(b·x) tends to 1 on one side and 0 on the other, so a·σ(b·x) + c "
+                     f"tends to {far_right:g} and {far_left:g} (for b > 0); tanh tends to 1 and "
+                     "−1. Which a and c map (0, 1) onto (−1, 1)?")
+    if not np.isclose(at_zero, 0):
+        return _fail(f"at x = 0, a·σ(0) + c = {at_zero:g} but tanh 0 = 0.")
+    return _fail(f"a = {a:g} and c = {c:g} are right; now the slope: tanh′(0) = 1 and "
+                 f"σ′(0) = 1/4, so the slope of a·σ(b·x) + c at 0 is a·b/4 = {a * b / 4:g}.")
+
+
+@_checked
+def check_prelu_grad_a(grad_a_fn) -> bool:
+    """Exercise: ``grad_a_fn(dout, x) -> ∂L/∂a`` for PReLU f(x) = x if x > 0 else a·x with ONE
+    slope a shared by all elements (PyTorch's default, num_parameters=1): the chain rule sums
+    dout · ∂f/∂a over every element, and ∂f/∂a = x where x ≤ 0, 0 elsewhere. Compared with autograd
+    through torch.nn.functional.prelu."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    x, dout = _inputs(rng, (8, 5)), rng.standard_normal((8, 5))
+    x_before = x.copy()
+    got = _call(grad_a_fn, dout, x)
+    if not np.array_equal(x, x_before):
+        return _fail("grad_a_fn changed its input x in place.")
+    xt = torch.tensor(x)
+    a = torch.tensor([0.25], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.prelu(xt, a).backward(torch.tensor(dout))
+    expected = a.grad.item()
+    if got.size != 1:
+        if got.shape == x.shape and np.allclose(got, dout * np.minimum(x, 0)):
+            return _fail("these are the per-element terms dout·∂f/∂a; a is ONE number shared by "
+                         "every element, so its gradient is their sum.")
+        return _fail(f"∂L/∂a is one number (a is a single shared slope), got shape {got.shape}.")
+    got = float(got)
+    if np.isclose(got, (dout * np.maximum(x, 0)).sum()):
+        return _fail("you summed over the positive side; there f(x) = x does not involve a. "
+                     "∂f/∂a = x only where x ≤ 0.")
+    if np.isclose(got, (dout * x).sum()):
+        return _fail("you summed dout·x over every element; for x > 0, f(x) = x does not depend "
+                     "on a, so only the elements with x ≤ 0 count.")
+    if np.isclose(got, 0.25 * expected):
+        return _fail("your result is a times too small: ∂(a·x)/∂a = x, not a·x.")
+    if not np.isclose(got, expected, rtol=1e-10, atol=1e-12):
+        return _fail(f"expected ∂L/∂a = {expected:.6f} (autograd), got {got:.6f}.")
+    print("✓ ∂L/∂a = Σ dout·x over the elements with x ≤ 0 (matches autograd).")
     return True

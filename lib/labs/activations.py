@@ -30,6 +30,7 @@ __all__ = [
     "GALLERY",
     "LABELS",
     "INITS",
+    "GRAD_NORM_ACTIVATIONS",
     "activation_curve",
     "autograd_curve",
     "gallery_figure",
@@ -47,6 +48,9 @@ __all__ = [
     "relu_toy",
     "relu_toy_figure",
     "never_active_units",
+    "signal_through_layers",
+    "zigzag_best_lr",
+    "comparison_figure",
 ]
 
 ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "softplus")
@@ -60,6 +64,7 @@ LABELS = {
 MAXOUT_SLOPES = np.array([-0.5, 0.3, 1.5])
 MAXOUT_INTERCEPTS = np.array([-1.0, 0.0, -1.0])
 INITS = ("default", "xavier", "kaiming")
+GRAD_NORM_ACTIVATIONS = ("sigmoid", "tanh", "relu", "gelu")  # grad_norms_figure's solid lines
 
 
 def _check_name(name, allowed=GALLERY):
@@ -122,6 +127,16 @@ def gallery_figure(xmax: float = 4.0) -> Figure:
         ax.plot(x, df, "--", color=plots.COLORS[3], label="f′(x)")
         ax.set_title(LABELS[name] + (" (3 pieces)" if name == "maxout" else ""))
         ax.set_ylim(-1.6, 3.2)
+        if name == "leaky_relu":  # at this scale it looks like ReLU: zoom into the negative side
+            inset = ax.inset_axes([0.22, 0.54, 0.34, 0.34])
+            neg = x[x <= 0]
+            f_neg, df_neg = activation_curve(name, neg)
+            inset.plot(neg, f_neg, color=plots.COLORS[0])
+            inset.plot(neg, df_neg, "--", color=plots.COLORS[3])
+            inset.axhline(0, color="0.6", lw=0.8)
+            inset.set(ylim=(-0.045, 0.018), yticks=[-0.04, -0.02, 0], xticks=[-4, -2, 0])
+            inset.tick_params(labelsize=7)
+            inset.set_title("x < 0, zoomed", fontsize=7)
     for ax in axes[1]:
         ax.set_xlabel("x")
     axes[0, 0].legend(loc="upper left")
@@ -237,33 +252,51 @@ def layer_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.n
     return norms
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The array, flagged read-only: what a cache hands out must not be changed by a caller."""
+    array.setflags(write=False)
+    return array
+
+
 @functools.lru_cache(maxsize=1)
+def _fashion_arrays(n: int):
+    prepared = data.fashion_mnist(n_train=n, n_val=1, n_test=1)
+    return _read_only(prepared.x_train), _read_only(prepared.y_train)
+
+
 def _fashion_batch(n: int = 256):
-    """First n training images of bundled Fashion-MNIST (flattened, standardised) and labels."""
-    splits = data.load_fashion_mnist()
-    x = data.to_float(splits.x_train[:n], flatten=True)
-    x = (x - x.mean()) / x.std()
-    return torch.from_numpy(x), torch.from_numpy(splits.y_train[:n])
+    """First n training images of the book's Fashion-MNIST (`data.fashion_mnist`: flattened,
+    standardised with the training split's statistics) and their labels, as fresh tensors."""
+    x, y = _fashion_arrays(n)
+    return torch.tensor(x), torch.tensor(y)
 
 
 @functools.lru_cache(maxsize=256)
-def grad_norms_at_init(activation: str, depth: int, init: str = "default",
-                       width: int = 128) -> np.ndarray:
-    """`layer_grad_norms` of a fresh `mlp(activation, depth, width, init=init)` on the first 256
-    standardised Fashion-MNIST training images (cached: the widget asks for the same nets often)."""
+def grad_norms_at_init(activation: str, depth: int, init: str = "default", width: int = 128,
+                       seed: int = 0) -> np.ndarray:
+    """`layer_grad_norms` of a fresh `mlp(activation, depth, width, init=init, seed=seed)` on the
+    first 256 Fashion-MNIST training images (cached, so the array is read-only)."""
     x, y = _fashion_batch()
-    return layer_grad_norms(mlp(activation, depth, width, init=init), x, y)
+    return _read_only(layer_grad_norms(mlp(activation, depth, width, init=init, seed=seed), x, y))
 
 
 @register_widget
 def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none",
-                      activations: tuple = ("sigmoid", "tanh", "relu", "gelu"),
+                      activations: tuple = GRAD_NORM_ACTIVATIONS,
                       width: int = 128) -> Figure:
     """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
     one line per activation (plus `also`, drawn dashed, unless "none"), log scale: how much
-    gradient reaches each layer."""
+    gradient reaches each layer. Nothing selected: a note instead of blank axes; an `also` that
+    is already drawn: a note saying so."""
+    for name in (*activations, *([] if also == "none" else [also])):
+        _check_name(name)
     fig, ax = plots.new_figure(size=(7, 4))
     names = list(activations) + ([] if also in ("none", *activations) else [also])
+    if not names:
+        _note(ax, "select at least one activation")
+        return fig
+    if also in activations:
+        _note(ax, f"{LABELS[also]} is already drawn (solid line)", y=0.06)
     for i, name in enumerate(names):
         norms = grad_norms_at_init(name, depth, init, width)
         ax.semilogy(np.arange(1, len(norms) + 1), norms, "--" if i >= len(activations) else "-",
@@ -272,6 +305,46 @@ def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none"
            title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
     ax.legend(loc="best", fontsize=9)
     return fig
+
+
+def _note(ax, text, y=0.5):
+    """A message in the middle (or at height y) of the axes, e.g. for an empty selection."""
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center",
+            color=plots.COLORS[3], fontsize=11)
+
+
+def signal_through_layers(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                          activation: str = "sigmoid") -> dict:
+    """How much of the input's variation and of the loss's gradient each hidden layer passes on.
+
+    For every hidden layer l of an `mlp` (Linear → activation pairs): "flat", the share of
+    pre-activations z_l on a flat part of f (`gradient_regions`); "spread", the mean over units
+    of std over the images of z_l (how differently the layer sees different images); "grad",
+    ‖∂L/∂z_l‖ (Frobenius, one cross-entropy backward on (x, y)). Also "logit_spread" (the same
+    spread for the logits) and "loss"."""
+    model.zero_grad()
+    hidden = [m for m in model if isinstance(m, nn.Linear)][:-1]
+    saved = []
+
+    def keep(module, inputs, out):
+        out.retain_grad()
+        saved.append(out)
+
+    hooks = [m.register_forward_hook(keep) for m in hidden]
+    try:
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        loss.backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    model.zero_grad()
+    z = [t.detach().double().numpy() for t in saved]
+    return {"flat": np.array([gradient_regions(activation, zl)["flat"] for zl in z]),
+            "spread": np.array([zl.std(axis=0).mean() for zl in z]),
+            "grad": np.array([t.grad.norm().item() for t in saved]),
+            "logit_spread": float(logits.detach().double().std(dim=0).mean()),
+            "loss": loss.item()}
 
 
 # ----------------------------------------------------------------------------- zero-centring
@@ -287,20 +360,22 @@ def zigzag_problem(n: int = 200, centred: bool = False, seed: int = 0):
     return x, x @ w_star, w_star
 
 
-def sgd_path(x, y, lr: float, steps: int, batch_size: int = 1, seed: int = 0,
+def sgd_path(x, y, lr: float, steps: int, batch_size: int | None = 1, seed: int = 0,
              w0=(0.0, 0.0)) -> np.ndarray:
     """Weights visited by SGD on L(w) = ½·mean_batch (x·w − y)², starting at w0: shape (T+1, d).
+    batch_size=None: full-batch gradient descent (every step uses all examples, in order).
 
     Stops early (shorter path) once |w| > 1e6: the run diverged.
     """
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    full_batch = batch_size is None
     rng = np.random.default_rng(seed)
     w = np.array(w0, dtype=np.float64)
     path = [w.copy()]
     for _ in range(steps):
-        i = rng.integers(len(x), size=batch_size)
-        w = w - lr * ((x[i] @ w - y[i]) @ x[i]) / batch_size
+        i = slice(None) if full_batch else rng.integers(len(x), size=batch_size)
+        w = w - lr * ((x[i] @ w - y[i]) @ x[i]) / (len(x) if full_batch else batch_size)
         path.append(w.copy())
         if np.abs(w).max() > 1e6:
             break
@@ -313,23 +388,50 @@ def steps_to_reach(path, target, tol: float = 0.05) -> int | None:
     return int(np.argmax(close)) if close.any() else None
 
 
-def zigzag_figure(lr: float = 1.0, steps: int = 60, seed: int = 0) -> Figure:
-    """SGD paths (batch size 1) towards w* = (1, −1) with all-positive vs zero-centred inputs."""
+ZIGZAG_LRS = np.geomspace(0.1, 100, 31)  # the learning rates `zigzag_best_lr` tries
+
+
+def zigzag_best_lr(centred: bool = False, seed: int = 0, steps: int = 300, tol: float = 0.05,
+                   lrs=ZIGZAG_LRS) -> tuple[float, int]:
+    """Full-batch gradient descent on `zigzag_problem(centred, seed)` with each lr of `lrs`:
+    (the lr that gets within tol of w* in the fewest steps, that number of steps)."""
+    x, y, w_star = zigzag_problem(centred=centred, seed=seed)
+    reached = {}
+    for lr in lrs:
+        t = steps_to_reach(sgd_path(x, y, float(lr), steps, batch_size=None), w_star, tol)
+        if t is not None:
+            reached[float(lr)] = t
+    if not reached:
+        raise ValueError(f"no learning rate in lrs reaches w* within {steps} steps")
+    best = min(reached, key=lambda lr: (reached[lr], lr))
+    return best, reached[best]
+
+
+def zigzag_figure(lr: float | None = None, steps: int = 40, seed: int = 0) -> Figure:
+    """Full-batch gradient descent towards w* = (1, −1) with all-positive vs zero-centred inputs,
+    each at its own best learning rate (`zigzag_best_lr`) unless `lr` is given, on the contours
+    of the loss (log-spaced levels, so the valley floor is visible)."""
     fig, axes = plots.new_figure(ncols=2, size=(11, 4.6))
+    w1, w2 = np.meshgrid(np.linspace(-0.6, 1.6, 160), np.linspace(-1.6, 0.6, 160))
     for ax, centred in zip(axes, (False, True), strict=True):
         x, y, w_star = zigzag_problem(centred=centred, seed=seed)
-        path = sgd_path(x, y, lr, steps, seed=seed)
-
-        def loss(w1, w2, x=x, y=y):
-            r = x[:, 0, None, None] * w1 + x[:, 1, None, None] * w2 - y[:, None, None]
-            return 0.5 * (r**2).mean(axis=0)
-
-        plots.contour_trajectories(loss, {f"SGD, lr = {lr:g}": path}, xlim=(-0.6, 1.6),
-                                   ylim=(-1.6, 0.6), levels=20, ax=ax, resolution=120)
+        step = zigzag_best_lr(centred, seed)[0] if lr is None else lr
+        path = sgd_path(x, y, step, steps, batch_size=None)
+        r = x[:, 0, None, None] * w1 + x[:, 1, None, None] * w2 - y[:, None, None]
+        loss = 0.5 * (r**2).mean(axis=0)
+        ax.contour(w1, w2, loss, levels=np.geomspace(1e-3, loss.max(), 14), colors="0.55",
+                   linewidths=0.8)
+        ax.plot(path[:, 0], path[:, 1], "-", marker=".", ms=4, color=plots.COLORS[0],
+                label=f"gradient descent, lr = {step:.2g}")
+        ax.plot(*path[0], "o", color=plots.COLORS[0])
         ax.plot(*w_star, "P", color="k", ms=10, label="w* = (1, −1)")
-        ax.set(xlabel="w₁", ylabel="w₂", aspect="equal", xticks=np.arange(-0.5, 1.6, 0.5),
-               yticks=np.arange(-1.5, 0.6, 0.5),
-               title="zero-centred inputs" if centred else "all-positive inputs (x = σ(z))")
+        eig = np.linalg.eigvalsh(x.T @ x / len(x))
+        reach = steps_to_reach(path, w_star)
+        ax.set(xlim=(-0.6, 1.6), ylim=(-1.6, 0.6), xlabel="w₁", ylabel="w₂", aspect="equal",
+               xticks=np.arange(-0.5, 1.6, 0.5), yticks=np.arange(-1.5, 0.6, 0.5),
+               title=("zero-centred inputs" if centred else "all-positive inputs (x = σ(z))")
+               + f": κ = {eig[-1] / eig[0]:.1f}, "
+               + (f"> {steps} steps" if reach is None else f"{reach} step{'s' * (reach != 1)}"))
         ax.legend(loc="lower left", fontsize=9)
     return fig
 
@@ -337,12 +439,17 @@ def zigzag_figure(lr: float = 1.0, steps: int = 60, seed: int = 0) -> Figure:
 # ----------------------------------------------------------------------------- dead ReLUs
 
 
-@functools.lru_cache(maxsize=256)
 def relu_toy(bias: float = 0.0, lr: float = 0.1, steps: int = 200, width: int = 8,
              seed: int = 0) -> dict:
     """A 2 → width ReLU → 2 NumPy net on 200 two-moons points, hidden biases set to `bias`, trained
     by full-batch SGD for `steps` steps. Returns the data, the hidden layer's (W, b) at init and at
-    the end, which units are dead (w·x + b ≤ 0 on every point), the final loss and accuracy."""
+    the end, which units are dead (w·x + b ≤ 0 on every point), the final loss and accuracy.
+    Cached: a fresh dict each call, its arrays read-only."""
+    return dict(_relu_toy(bias, lr, steps, width, seed))
+
+
+@functools.lru_cache(maxsize=256)
+def _relu_toy(bias, lr, steps, width, seed):
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     x, y = data.make_moons(200, noise=0.1, seed=seed)
@@ -363,9 +470,13 @@ def relu_toy(bias: float = 0.0, lr: float = 0.1, steps: int = 200, width: int = 
     def dead(w, b):
         return np.all(x @ w.T + b <= 0, axis=0)
 
-    return {"x": x, "y": y, "start": start, "end": (hidden["weight"].copy(), hidden["bias"].copy()),
-            "dead_start": dead(*start), "dead_end": dead(hidden["weight"], hidden["bias"]),
-            "loss": loss, "acc": float(np.mean(net(x).argmax(axis=1) == y))}
+    end = (hidden["weight"].copy(), hidden["bias"].copy())
+    run = {"x": x, "y": y, "start": start, "end": end, "dead_start": dead(*start),
+           "dead_end": dead(*end)}
+    for value in run.values():
+        for array in value if isinstance(value, tuple) else (value,):
+            _read_only(array)
+    return {**run, "loss": loss, "acc": float(np.mean(net(x).argmax(axis=1) == y))}
 
 
 def _draw_units(ax, x, y, w, b, dead, lim=(-2.0, 3.0, -1.6, 2.1)):
@@ -406,6 +517,35 @@ def relu_toy_figure(bias: float = 0.0, lr: float = 0.1, steps: int = 200) -> Fig
                      ha="center", color=plots.COLORS[3])
     else:
         axes[1].text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=axes[1].transAxes)
+    return fig
+
+
+def comparison_figure(experiment: dict, smoothing: float = 0.95) -> Figure:
+    """Small multiples: one panel per activation, its training loss (smoothed) drawn over the
+    others' in grey, titled with its validation accuracy. experiment: {name: {"history": History,
+    "val_acc": float}} (keys from GALLERY)."""
+    if not experiment:
+        raise ValueError("experiment is empty: give at least one {name: {history, val_acc}}")
+    curves = {name: plots.smooth(run["history"].step_loss, smoothing)
+              for name, run in experiment.items()}
+    ncols = min(5, len(curves))
+    nrows = math.ceil(len(curves) / ncols)
+    fig, axes = plots.new_figure(ncols=ncols, nrows=nrows, size=(2.8 * ncols, 2.5 * nrows))
+    axes = np.atleast_2d(np.asarray(axes, dtype=object))
+    for ax, name in zip(axes.flat, curves, strict=False):
+        for other, curve in curves.items():
+            if other != name:
+                ax.plot(np.arange(1, len(curve) + 1), curve, color="0.82", lw=0.8)
+        curve = curves[name]
+        ax.plot(np.arange(1, len(curve) + 1), curve, color=plots.COLORS[0], lw=1.6)
+        ax.set_title(f"{LABELS[name]}: val acc {experiment[name]['val_acc']:.2f}", fontsize=10)
+        ax.set_ylim(0.3, 2.4)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("optimizer step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("training loss")
     return fig
 
 
