@@ -46,6 +46,31 @@ test-robust: venv
 		$(TEST_ENV) BOOK_SEED=$$seed $(BIN)/python -m pytest --nbval-lax -q chapters || exit 1; \
 	done
 
+# Are the declared floors true? .venv-lowest holds every requirement at its lower bound: the pins
+# are made from requirements.txt by scripts/lowest_requirements.py (`pkg>=X` -> `pkg==X`); pip
+# resolves the indirect dependencies against them. torch and torchvision are the releases the
+# machine's wheel cache has (LOWEST_TORCH); their floors are backed by the API audit in
+# tests/test_dependency_floors.py. Then the same suite as `make test`, with the same environment.
+# The venv is rebuilt from scratch whenever one of those inputs changes (keyed stamp, as for .venv).
+LOWEST       := .venv-lowest
+LOWEST_TORCH ?= torch==2.14.1 torchvision==0.29.1
+LOWEST_HASH  := $(shell (cat requirements.txt pyproject.toml scripts/lowest_requirements.py; \
+	echo "$(LOWEST_TORCH)") | sha256sum | cut -c1-16)
+LOWEST_STAMP := $(LOWEST)/.installed-$(LOWEST_HASH)
+
+.PHONY: test-lowest
+test-lowest: $(LOWEST_STAMP)
+	$(TEST_ENV) $(LOWEST)/bin/python -m pytest
+
+$(LOWEST_STAMP):
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(PYTHON) scripts/lowest_requirements.py --skip torch torchvision > $(LOWEST)/requirements.txt
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -r $(LOWEST)/requirements.txt $(LOWEST_TORCH)
+	$(LOWEST)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
 bench: venv
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py
 	$(BIN)/python benchmarks/ops.py

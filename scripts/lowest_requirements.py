@@ -8,7 +8,7 @@ of any other form is an error, because its floor could not be tested this way.
     python scripts/lowest_requirements.py --skip torch torchvision
 
 ``--skip`` leaves packages out (torch and torchvision: their old wheels are too large for CI; their
-floors are backed by the API audit in tests/test_torch_api_floor.py instead).
+floors are backed by the API audit in tests/test_dependency_floors.py instead).
 """
 
 import argparse

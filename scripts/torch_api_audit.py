@@ -3,7 +3,7 @@
 CI cannot install torch 2.2 (the declared floor: its wheels are gigabytes), so the floor is backed
 by a record instead: ``tests/torch_api_floor.txt`` lists every torch attribute that ``lib/``,
 ``tests/`` and the chapters use, each checked present in the floor's wheels, with the first of the
-checked releases that has it. ``tests/test_torch_api_floor.py`` fails when the code uses a name
+checked releases that has it. ``tests/test_dependency_floors.py`` fails when the code uses a name
 that is not in the record.
 
 What counts as "used" (``used_api``), read from the source with ``ast``, never by importing it:
@@ -233,7 +233,8 @@ class Release:
         return ".".join(base + ([node.module] if node.module else []))
 
     def _class_node(self, module, cls, depth=0):
-        """The class statements of ``module.cls``, following ``from x import cls`` re-exports."""
+        """The class statements of ``module.cls``, following re-exports (``from x import cls``,
+        ``from x import *``)."""
         for f in self._module_files(module):
             package = module if "__init__" in f else module.rpartition(".")[0]
             for node in self._top_level(self._tree(f)):
@@ -241,9 +242,10 @@ class Release:
                     yield node
                 elif isinstance(node, ast.ImportFrom) and depth < 5:
                     for alias in node.names:
-                        if (alias.asname or alias.name) == cls:
+                        if alias.name == "*" or (alias.asname or alias.name) == cls:
                             source = self._absolute(node, package)
-                            yield from self._class_node(source, alias.name, depth + 1)
+                            name = cls if alias.name == "*" else alias.name
+                            yield from self._class_node(source, name, depth + 1)
 
     def class_members(self, module, cls):
         names = set()
@@ -319,23 +321,27 @@ def main(argv=None):
     loaded = [Release(r) for r in releases]
     first, missing = {}, []
     for name in sorted(set(used) - set(NOT_TORCH)):
-        present = [v for v, rel in zip(versions, loaded, strict=True) if rel.has(name)]
-        if versions[-1] not in present:
+        package = name.split(".")[0]  # the first-release column names that package's version
+        named = [release_version(r, package) for r in releases]
+        present = [v for v, rel in zip(named, loaded, strict=True) if rel.has(name)]
+        if named[-1] not in present:
             missing.append(name)
         else:
-            first[name] = present[0] if present[0] != versions[0] else f"<={versions[0]}"
+            first[name] = present[0] if present[0] != named[0] else f"<={named[0]}"
     for name in missing:
-        print(f"MISSING in torch {versions[-1]}: {name}  (used in {', '.join(used[name][:3])})")
+        print(f"MISSING in the floor: {name}  (used in {', '.join(used[name][:3])})")
     width = max(map(len, first), default=0) + 2
     lines = [f"{name:<{width}}{release}" for name, release in first.items()]
     if args.write:
         floor = f"torch {versions[-1]} + torchvision {release_version(releases[-1], 'torchvision')}"
+        checked = ", ".join(f"{v}/{release_version(r, 'torchvision')}"
+                            for v, r in zip(versions, releases, strict=True))
         header = (f"# floor: {floor}\n"
                   f"# The torch / torchvision names that {', '.join(SOURCES)} use, each present in "
                   f"the floor's release, with the first of the releases checked "
-                  f"({', '.join(versions)}) that has it.\n"
+                  f"(torch/torchvision {checked}) that has it.\n"
                   "# Written by scripts/torch_api_audit.py --write (see its docstring); "
-                  "checked by tests/test_torch_api_floor.py.\n")
+                  "checked by tests/test_dependency_floors.py.\n")
         RECORD.write_text(header + "\n".join(lines) + "\n")
         print(f"wrote {len(lines)} names to {RECORD.relative_to(ROOT)}")
     else:
