@@ -1,0 +1,575 @@
+"""Plain functions behind chapter 04 (overfitting and regularization): polynomial fits, the
+bias–variance measurement, regularization paths, dropout variants and the chapter's experiments.
+
+Every figure function returns a `matplotlib.figure.Figure` and has defaults for all parameters
+(the chapter's widgets are thin wrappers made with `lib.widgets`). Randomness comes from explicit
+seeds; nothing here touches a global RNG.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numpy.polynomial import legendre
+
+from lib import plots, widgets
+from lib.proximal import count_zeros, soft_threshold_
+from lib.train import Callback, LRScheduler
+
+__all__ = [
+    "true_function",
+    "sample_points",
+    "fit_polynomial",
+    "predict_polynomial",
+    "poly_fit_figure",
+    "fits_figure",
+    "bias_variance",
+    "bias_variance_figure",
+    "ridge_path",
+    "lasso_ista",
+    "lasso_path",
+    "path_figure",
+    "l1_sgd_vs_proximal",
+    "L1Subgradient",
+    "ProximalL1",
+    "weight_zeros",
+    "fit_spec",
+    "scored_runs",
+    "accuracy",
+    "probs",
+    "ensemble_accuracy",
+    "Snapshots",
+    "ensemble_figure",
+    "vanilla_dropout",
+    "curves_figure",
+]
+
+
+# ----------------------------------------------------------------------- polynomial regression
+
+
+def true_function(x):
+    """The smooth curve every polynomial experiment tries to recover: f(x) = sin(πx)."""
+    return np.sin(np.pi * np.asarray(x, dtype=np.float64))
+
+
+def sample_points(n=12, noise=0.3, seed=0):
+    """(x, y): x ~ U[−1, 1] sorted, y = sin(πx) + noise·N(0, 1), from default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, n))
+    return x, true_function(x) + noise * rng.standard_normal(n)
+
+
+def fit_polynomial(x, y, degree, lam=0.0):
+    """Least squares in the Legendre basis P₀…P_degree (well conditioned on [−1, 1]), with an
+    optional ridge penalty λ‖c‖² on the coefficients: c = argmin ‖Φc − y‖² + λ‖c‖²."""
+    if degree < 0:
+        raise ValueError(f"degree must be >= 0, got {degree}")
+    if lam < 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    phi = legendre.legvander(np.asarray(x, dtype=np.float64), degree)
+    if lam > 0:  # ridge = least squares on the stacked system [Φ; √λ I] c ≈ [y; 0]
+        phi = np.vstack([phi, np.sqrt(lam) * np.eye(degree + 1)])
+        y = np.concatenate([y, np.zeros(degree + 1)])
+    coef, *_ = np.linalg.lstsq(phi, y, rcond=None)
+    return coef
+
+
+def predict_polynomial(coef, x):
+    return legendre.legval(np.asarray(x, dtype=np.float64), coef)
+
+
+GRID = np.linspace(-1, 1, 201)
+
+
+def _mse(a, b):
+    return float(np.mean((np.asarray(a) - np.asarray(b)) ** 2))
+
+
+@widgets.register_widget
+def poly_fit_figure(degree=3, n_points=12, noise=0.3, lam=1e-8, seed=0):
+    """One noisy sample of sin(πx), its polynomial fit, and the fit's training and test MSE
+    (test: 1000 fresh points from the same distribution)."""
+    x, y = sample_points(n_points, noise, seed)
+    coef = fit_polynomial(x, y, degree, lam)
+    x_test, y_test = sample_points(1000, noise, seed + 10_000)
+    train_mse = _mse(predict_polynomial(coef, x), y)
+    test_mse = _mse(predict_polynomial(coef, x_test), y_test)
+    fig, ax = plots.new_figure(size=(6, 4))
+    fig.set_layout_engine("constrained")
+    ax.plot(GRID, true_function(GRID), color="0.6", lw=2, label="true curve sin(πx)")
+    ax.plot(GRID, predict_polynomial(coef, GRID), color="C3", lw=2,
+            label=f"degree-{degree} fit")
+    ax.scatter(x, y, color="C0", zorder=3, label=f"{n_points} training points")
+    ax.set_ylim(-2.5, 2.5)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"degree {degree}, λ = {lam:.0e}: train MSE {train_mse:.3f}, "
+                 f"test MSE {test_mse:.3f}", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def fits_figure(degrees=(1, 3, 11), n_points=12, noise=0.3, seed=0):
+    """Under-, good and over-fitting side by side on the same sample."""
+    x, y = sample_points(n_points, noise, seed)
+    fig, axes = plots.new_figure(ncols=len(degrees), size=(4 * len(degrees), 3.4))
+    fig.set_layout_engine("constrained")
+    names = {0: "underfits", 1: "fits", 2: "overfits"}
+    for i, (ax, d) in enumerate(zip(axes, degrees, strict=True)):
+        coef = fit_polynomial(x, y, d)
+        ax.plot(GRID, true_function(GRID), color="0.6", lw=2, label="sin(πx)")
+        ax.plot(GRID, predict_polynomial(coef, GRID), color="C3", lw=2, label=f"degree {d}")
+        ax.scatter(x, y, color="C0", zorder=3, s=18, label="training points")
+        ax.set_ylim(-2.5, 2.5)
+        ax.set_xlabel("x")
+        ax.set_title(f"degree {d} {names.get(i, '')}: train MSE "
+                     f"{_mse(predict_polynomial(coef, x), y):.3f}", fontsize=10)
+    axes[0].set_ylabel("y")
+    axes[0].legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def bias_variance(degrees=tuple(range(0, 13)), n_sets=500, n_points=15, noise=0.3, lam=0.0,
+                  seed=0):
+    """Fit each degree on ``n_sets`` data sets that share the inputs x (n_points evenly spaced on
+    [−1, 1]) and differ in their noise. On a grid of x: bias² = mean_x (f̄(x) − f(x))²,
+    variance = mean_x mean_sets (f̂(x) − f̄(x))², f̄ the average fit; expected test MSE (for a
+    fresh noisy y at a grid point) = mean (f̂ − f)² + noise², which equals bias² + variance + noise²."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-1, 1, n_points)
+    ys = true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
+    f = true_function(GRID)
+    out = {"degree": np.array(degrees), "bias2": [], "variance": [], "test_mse": [],
+           "train_mse": []}
+    for d in degrees:
+        phi = legendre.legvander(x, d)
+        lhs, rhs = phi, ys.T
+        if lam > 0:
+            lhs = np.vstack([phi, np.sqrt(lam) * np.eye(d + 1)])
+            rhs = np.vstack([rhs, np.zeros((d + 1, n_sets))])
+        coefs, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)  # all data sets at once
+        preds = legendre.legvander(GRID, d) @ coefs  # (grid, sets)
+        mean_fit = preds.mean(axis=1)
+        out["bias2"].append(float(np.mean((mean_fit - f) ** 2)))
+        out["variance"].append(float(np.mean((preds - mean_fit[:, None]) ** 2)))
+        out["test_mse"].append(float(np.mean((preds - f[:, None]) ** 2)) + noise**2)
+        out["train_mse"].append(float(np.mean((phi @ coefs - ys.T) ** 2)))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def bias_variance_figure(bv, noise=0.3):
+    fig, ax = plots.new_figure(size=(6.5, 4))
+    fig.set_layout_engine("constrained")
+    d = bv["degree"]
+    ax.semilogy(d, bv["bias2"], "o-", label="bias²")
+    ax.semilogy(d, bv["variance"], "s-", label="variance")
+    ax.semilogy(d, bv["test_mse"], "^-", color="k", label="expected test MSE")
+    ax.semilogy(d, bv["train_mse"], "v--", color="0.5", label="training MSE")
+    ax.axhline(noise**2, color="C2", ls=":", label=f"noise σ² = {noise**2:.2f}")
+    best = int(d[np.argmin(bv["test_mse"])])
+    ax.axvline(best, color="C3", ls="--", lw=1, label=f"best degree {best}")
+    ax.set_xlabel("polynomial degree")
+    ax.set_ylabel("mean squared error (log scale)")
+    ax.legend(fontsize=8, ncol=2)
+    return fig
+
+
+# ------------------------------------------------------------------ training curves of a run
+
+
+def curves_figure(histories, title=None):
+    """Training (dashed) and validation (solid) accuracy and loss per epoch, {label: History}."""
+    fig, (ax_acc, ax_loss) = plots.new_figure(ncols=2, size=(10, 3.6))
+    fig.set_layout_engine("constrained")
+    for i, (label, h) in enumerate(histories.items()):
+        e = h.epoch["epoch"]
+        ax_acc.plot(e, h.epoch["train_acc"], "--", color=f"C{i}", label=f"{label}: train")
+        ax_acc.plot(e, h.epoch["val_acc"], "-", color=f"C{i}", label=f"{label}: validation")
+        ax_loss.plot(e, h.epoch["train_loss"], "--", color=f"C{i}")
+        ax_loss.plot(e, h.epoch["val_loss"], "-", color=f"C{i}")
+    ax_acc.set_ylabel("accuracy")
+    ax_loss.set_ylabel("cross-entropy loss")
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("epoch")
+    ax_acc.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+# ----------------------------------------------------------------- regularization paths (L2/L1)
+
+
+def sparse_regression(n=60, n_features=8, n_informative=3, noise=0.5, seed=0):
+    """(X, y, w_true): correlated Gaussian features (corr 0.5 between neighbours), standardised;
+    only the first ``n_informative`` true weights are non-zero."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, n_features + 1))
+    X = z[:, :-1] + z[:, 1:]  # neighbouring columns share one Gaussian: correlation 0.5
+    X = (X - X.mean(0)) / X.std(0)
+    w_true = np.zeros(n_features)
+    w_true[:n_informative] = [3.0, -2.0, 1.5, 1.0, -1.0][:n_informative]
+    y = X @ w_true + noise * rng.standard_normal(n)
+    return X, y - y.mean(), w_true
+
+
+def ridge_path(X, y, alphas):
+    """Closed form of min (1/2n)‖y − Xw‖² + (α/2)‖w‖²: w = (XᵀX/n + αI)⁻¹ Xᵀy/n, per α."""
+    n, p = X.shape
+    gram, xty = X.T @ X / n, X.T @ y / n
+    return np.array([np.linalg.solve(gram + a * np.eye(p), xty) for a in alphas])
+
+
+def lasso_ista(X, y, alpha, l1_ratio=1.0, w0=None, iters=5000, tol=1e-12):
+    """ISTA (proximal gradient) for scikit-learn's elastic-net objective
+    (1/2n)‖y − Xw‖² + α·r‖w‖₁ + (α(1 − r)/2)‖w‖², r = l1_ratio (r = 1: the lasso).
+    Step 1/L with L = λ_max(XᵀX/n) + α(1 − r); each step: gradient step, then soft-threshold."""
+    from lib.proximal import soft_threshold
+
+    n, p = X.shape
+    gram, xty = X.T @ X / n, X.T @ y / n
+    l2 = alpha * (1 - l1_ratio)
+    step = 1.0 / (np.linalg.eigvalsh(gram)[-1] + l2)
+    w = np.zeros(p) if w0 is None else np.array(w0, dtype=np.float64)
+    for _ in range(iters):
+        grad = gram @ w - xty + l2 * w
+        w_new = soft_threshold(w - step * grad, step * alpha * l1_ratio)
+        if np.max(np.abs(w_new - w)) < tol:
+            return w_new
+        w = w_new
+    return w
+
+
+def lasso_path(X, y, alphas, l1_ratio=1.0):
+    """Warm-started ISTA along ``alphas`` (largest first works best): one row per α."""
+    out, w = [], None
+    for a in alphas:
+        w = lasso_ista(X, y, a, l1_ratio, w0=w)
+        out.append(w)
+    return np.array(out)
+
+
+def path_figure(alphas, paths, w_true=None):
+    """Weights against the penalty strength α (log scale), one panel per penalty {name: path}."""
+    fig, axes = plots.new_figure(ncols=len(paths), size=(4.2 * len(paths), 3.6))
+    fig.set_layout_engine("constrained")
+    axes = np.atleast_1d(axes)
+    for ax, (name, path) in zip(axes, paths.items(), strict=True):
+        for j in range(path.shape[1]):
+            style = "-" if w_true is None or w_true[j] != 0 else ":"
+            ax.semilogx(alphas, path[:, j], style, color=f"C{j}", label=f"w{j + 1}")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlabel("penalty strength α (log scale)")
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel("weight")
+    axes[-1].legend(fontsize=7, ncol=2, title="dotted: true weight 0", title_fontsize=7)
+    return fig
+
+
+def l1_sgd_vs_proximal(X, y, alpha=0.1, lr=0.01, epochs=200, batch_size=10, seed=0):
+    """Mini-batch SGD on (1/2n)‖y − Xw‖² + α‖w‖₁, twice from the same start and the same batches:
+    with the subgradient α·sign(w) added to the gradient, and with a soft-threshold step after
+    the data-gradient step (proximal SGD). Returns {"subgradient": w, "proximal": w}."""
+    from lib.proximal import proximal_l1_step
+
+    n, p = X.shape
+    rng = np.random.default_rng(seed)
+    orders = [rng.permutation(n) for _ in range(epochs)]
+    out = {}
+    for method in ("subgradient", "proximal"):
+        w = np.zeros(p)
+        for order in orders:
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                grad = X[idx].T @ (X[idx] @ w - y[idx]) / len(idx)
+                if method == "subgradient":
+                    w = w - lr * (grad + alpha * np.sign(w))
+                else:
+                    w = proximal_l1_step(w, grad, lr, alpha)
+        out[method] = w
+    return out
+
+
+# ----------------------------------------------------------------- L1 on a real net (callbacks)
+
+
+class L1Subgradient(Callback):
+    """lib.train callback: add λ·sign(w) to the gradient of every weight matrix (not biases)
+    after backward — plain (sub)gradient descent on loss + λ Σ|w|."""
+
+    def __init__(self, lam):
+        self.lam = lam
+
+    def on_after_backward(self, state):
+        for name, w in state.model.named_parameters():
+            if name.endswith("weight") and w.grad is not None:
+                w.grad.add_(self.lam * w.detach().sign())
+
+
+class ProximalL1(Callback):
+    """lib.train callback: after each optimizer step, soft-threshold every weight matrix by
+    lr·λ (proximal SGD on loss + λ Σ|w|)."""
+
+    def __init__(self, lam):
+        self.lam = lam
+
+    def on_batch_end(self, state):
+        lr = state.optimizer.param_groups[0]["lr"]
+        for name, w in state.model.named_parameters():
+            if name.endswith("weight"):
+                soft_threshold_(w.data, lr * self.lam)
+
+
+def weight_zeros(model):
+    """(exact zeros, total) over the model's weight matrices."""
+    ws = [w for n, w in model.named_parameters() if n.endswith("weight")]
+    return sum(count_zeros(w) for w in ws), sum(w.numel() for w in ws)
+
+
+# ------------------------------------------------------------------------- training helpers
+
+
+def fit_spec(spec, data, transform=None):
+    """Like `lib.experiments.run`, but returns (model, History): the same model builder, optimizer
+    factory, callbacks and seeded shuffling, for the experiments that need the trained model.
+    ``transform(images, rng)``: augment the (N, 28, 28) training images anew at every epoch
+    (`lib.augment.AugmentedLoader`, seeded with spec.seed)."""
+    import torch
+
+    from lib.augment import AugmentedLoader
+    from lib.data import make_loader
+    from lib.train import fit
+
+    model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
+    optimizer = spec.optimizer(model.parameters())
+    if transform is None:
+        train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
+                            seed=spec.seed)
+    else:
+        images = np.asarray(data.x_train).reshape(len(data.y_train), 28, 28)
+        train = AugmentedLoader(images, data.y_train, spec.batch_size, transform, spec.seed)
+    val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
+    callbacks = list(spec.callbacks()) if spec.callbacks is not None else []
+    if spec.schedule is not None:
+        steps_per_epoch = -(-len(data.y_train) // spec.batch_size)
+        scheduler, interval = spec.schedule(optimizer, spec.epochs, steps_per_epoch)
+        callbacks.append(LRScheduler(scheduler, interval=interval))
+    history = fit(model, spec.loss, optimizer, train, val, epochs=spec.epochs,
+                  callbacks=callbacks, device="cpu", progress=False)
+    return model, history
+
+
+def scored_runs(spec, data, seeds, transform=None):
+    """Train ``spec`` once per seed; per run: the model, its History, validation and test
+    accuracy (of the returned weights) and the training time in seconds."""
+    import dataclasses
+    import time
+
+    out = []
+    for seed in seeds:
+        start = time.perf_counter()
+        model, history = fit_spec(dataclasses.replace(spec, seed=seed), data, transform)
+        seconds = time.perf_counter() - start
+        out.append({"model": model, "history": history, "seconds": seconds,
+                    "val": accuracy(model, data.x_val, data.y_val),
+                    "test": accuracy(model, data.x_test, data.y_test)})
+    return out
+
+
+def probs(model, x):
+    """Softmax outputs of ``model`` in eval mode (no grad), as a NumPy array."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return torch.softmax(model(torch.as_tensor(x)), dim=1).numpy()
+
+
+def ensemble_accuracy(prob_list, y, how="average"):
+    """Accuracy of an ensemble: "average" = argmax of the mean probabilities; "vote" = the most
+    frequent argmax (ties broken by the lowest class index, like np.argmax of the counts)."""
+    prob_list = np.asarray(prob_list)
+    if how == "average":
+        pred = prob_list.mean(0).argmax(1)
+    elif how == "vote":
+        votes = prob_list.argmax(2)  # (models, n)
+        counts = np.apply_along_axis(np.bincount, 0, votes, minlength=prob_list.shape[2])
+        pred = counts.argmax(0)
+    else:
+        raise ValueError(f"how must be 'average' or 'vote', got {how!r}")
+    return float((pred == np.asarray(y)).mean())
+
+
+class Snapshots(Callback):
+    """lib.train callback: keep a copy of the model's weights at the end of every ``every``-th
+    epoch (the ends of the cosine cycles for a snapshot ensemble)."""
+
+    def __init__(self, every):
+        self.every, self.states = every, []
+
+    def on_epoch_end(self, state):
+        import copy
+
+        if state.epoch % self.every == 0:
+            self.states.append(copy.deepcopy(state.model.state_dict()))
+
+
+def accuracy(model, x, y) -> float:
+    """Accuracy of ``model`` (eval mode, no grad) on arrays/tensors x, y."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(x)).argmax(1)
+    return float((pred == torch.as_tensor(y)).float().mean())
+
+
+# ---------------------------------------------------------------------------------- dropout
+
+
+def vanilla_dropout(x, p_keep, rng, train=True):
+    """The original ("vanilla") dropout of Srivastava et al. 2014 and the CS231n notes, where
+    ``p_keep`` is the probability of KEEPING a unit (PyTorch's p is the drop probability, 1 − p_keep):
+    train: y = x·m, m ~ Bernoulli(p_keep) (no rescaling); test: y = p_keep·x (scale at test time).
+    E[train output] = p_keep·x = test output. Inverted dropout moves the factor to training instead:
+    train y = x·m/p_keep, test y = x (what `torch.nn.Dropout` and `lib.*.layers.Dropout` do)."""
+    if not 0.0 < p_keep <= 1.0:
+        raise ValueError(f"p_keep (the keep probability) must be in (0, 1], got {p_keep!r}")
+    x = np.asarray(x, dtype=np.float64)
+    if not train:
+        return p_keep * x
+    return x * (rng.random(x.shape) < p_keep)
+
+
+def mc_dropout_probs(model, x, n_samples=50, seed=0):
+    """Average of softmax outputs over ``n_samples`` forward passes with dropout ON (train mode),
+    masks drawn from a fork of the global torch RNG seeded with ``seed`` (the global state is
+    left as it was). Returns (n, classes) probabilities."""
+    import torch
+
+    x = torch.as_tensor(x)
+    model.train()
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(seed)
+        probs = sum(torch.softmax(model(x), dim=1) for _ in range(n_samples)) / n_samples
+    model.eval()
+    return probs
+
+
+def eval_probs(model, x):
+    """Softmax outputs of the deterministic (eval-mode, weight-scaled) network."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return torch.softmax(model(torch.as_tensor(x)), dim=1)
+
+
+def sweep_figure(xs, results, xlabel, labels, title=None, logx=False):
+    """Mean ± std (over seeds) of validation error against a swept value, one line per label.
+    results: {label: (n_values, n_seeds) array of errors}."""
+    fig, ax = plots.new_figure(size=(6, 3.8))
+    fig.set_layout_engine("constrained")
+    for i, label in enumerate(labels):
+        r = np.asarray(results[label])
+        ax.errorbar(xs, r.mean(1), yerr=r.std(1), fmt="o-", color=f"C{i}", capsize=3, label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation error")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+AUGMENTATIONS = ("flip", "crop", "rotation", "erasing", "cutout", "mixup", "cutmix")
+
+
+def augmenter(name, strength=0.5, fill=0.0):
+    """transform(images, rng) for one augmentation at a strength in [0, 1]: crop padding
+    round(6·s) px, rotation ±45·s degrees, erasing area up to 0.4·s of the image (p = 1), cutout
+    side round(16·s) px, mixup/cutmix Beta(α, α) with α = 2·s (labels ignored here: images only);
+    flip ignores the strength (p = 0.5)."""
+    from lib import augment as A
+
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}; allowed: {', '.join(AUGMENTATIONS)}")
+    if not 0 <= strength <= 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    s = strength
+    if name == "flip":
+        return lambda x, rng: A.random_hflip(x, rng)
+    if name == "crop":
+        return lambda x, rng: A.random_crop(x, rng, padding=int(round(6 * s)), fill=fill)
+    if name == "rotation":
+        return lambda x, rng: A.random_rotation(x, rng, degrees=45 * s, fill=fill)
+    if name == "erasing":
+        if s == 0:
+            return lambda x, rng: x.copy()
+        return lambda x, rng: A.random_erasing(x, rng, p=1.0, scale=(0.02, max(0.02, 0.4 * s)),
+                                               value=fill)
+    if name == "cutout":
+        return lambda x, rng: A.cutout(x, rng, size=int(round(16 * s)), value=fill)
+    def mix(x, rng):  # pairs each image with its neighbour in the batch; labels not needed
+        if s == 0:
+            return x.copy()
+        f = A.mixup if name == "mixup" else A.cutmix
+        return f(x, np.zeros(len(x), dtype=int), 1, rng, alpha=2 * s)[0]
+
+    return mix
+
+
+@functools.lru_cache(maxsize=2)
+def _grid_images(n):
+    from lib.data import fashion_mnist
+
+    d = fashion_mnist(n_train=n, n_val=1, n_test=1, flatten=False, standardize=None)
+    x, y = d.x_train, d.y_train
+    rows = np.array([x[np.flatnonzero(y == c)[0]] for c in (0, 3, 7, 9)])  # shirt, dress, shoes
+    rows.setflags(write=False)
+    return rows
+
+
+@widgets.register_widget
+def augment_grid_figure(transform="crop", strength=0.5, seed=0):
+    """Rows: four Fashion-MNIST images (pixels x/255, erased areas grey); columns: the original,
+    then five augmented draws."""
+    rows = _grid_images(100)
+    f = augmenter(transform, strength, fill=0.5 if transform in ("erasing", "cutout") else 0.0)
+    rng = np.random.default_rng(seed)
+    draws = [f(rows, rng) for _ in range(5)]
+    fig, axes = plots.new_figure(ncols=6, nrows=4, size=(7, 4.9))
+    fig.set_layout_engine("constrained")
+    for r in range(4):
+        for c in range(6):
+            img = rows[r] if c == 0 else draws[c - 1][r]
+            ax = axes[r, c]
+            ax.imshow(img, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title("original" if c == 0 else f"draw {c}", fontsize=9)
+    fig.suptitle(f"{transform}, strength {strength:.2f}", fontsize=10)
+    return fig
+
+
+def ensemble_figure(ens, single):
+    """Ensemble accuracy against the number of members K (averaging vs voting), with the single
+    members' mean ± std as a band."""
+    fig, ax = plots.new_figure(size=(6, 3.8))
+    fig.set_layout_engine("constrained")
+    ks = np.arange(1, len(ens["average"]) + 1)
+    ax.axhspan(single.mean() - single.std(), single.mean() + single.std(), color="0.85",
+               label="single nets: mean ± std")
+    ax.plot(ks, ens["average"], "o-", label="average probabilities")
+    ax.plot(ks, ens["vote"], "s--", label="majority vote")
+    ax.set_xticks(ks)
+    ax.set_xlabel("number of nets K")
+    ax.set_ylabel("validation accuracy")
+    ax.legend(fontsize=8)
+    return fig
