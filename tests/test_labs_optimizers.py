@@ -256,3 +256,34 @@ def test_checkers_accept_right_and_reject_wrong_solutions(checker, right, wrong,
     assert "Hint" in capsys.readouterr().out
     assert checker(not_written) is False
     assert "Not implemented yet" in capsys.readouterr().out
+
+
+def test_one_cycle_cycles_momentum_the_others_keep_it():
+    lrs = L.schedule_lrs("one_cycle", epochs=4, steps_per_epoch=10)
+    m = L.schedule_momenta("one_cycle", epochs=4, steps_per_epoch=10)
+    peak = int(np.argmax(lrs))
+    assert np.isclose(m[0], 0.95) and np.isclose(m[peak], 0.85) and m.min() >= 0.85 - 1e-12
+    assert np.all(np.diff(m[: peak + 1]) <= 1e-12)  # down while the lr goes up
+    for name in L.SCHEDULES[:-1]:
+        assert np.all(L.schedule_momenta(name, epochs=4, steps_per_epoch=10) == 0.9), name
+
+
+def test_batch_size_runs_scale_the_lr_linearly_after_a_warm_up():
+    g = torch.Generator().manual_seed(0)
+    data = {
+        "x_train": torch.randn(256, 784, generator=g),
+        "y_train": torch.randint(0, 10, (256,), generator=g),
+        "x_val": torch.randn(64, 784, generator=g),
+        "y_val": torch.randint(0, 10, (64,), generator=g),
+    }
+    model = L.make_mlp(hidden=(8,), seed=0)
+    runs = L.batch_size_runs(model, data, batch_sizes=(32, 64, 128), lr=0.05, epochs=2)
+    assert list(runs["batch_size"]) == [32, 64, 128]
+    for b in (32, 64, 128):
+        fixed, scaled = runs["fixed"][b], runs["scaled"][b]
+        assert len(fixed.step_lr) == len(scaled.step_lr) == 2 * int(np.ceil(256 / b))
+        assert np.allclose(fixed.step_lr, 0.05)
+        assert np.isclose(scaled.step_lr[-1], 0.05 * b / 64)  # the linear scaling rule
+        assert np.isclose(scaled.step_lr[0], min(0.05, 0.05 * b / 64))  # warm-up starts at lr
+    assert runs["fixed"][64].step_loss == runs["scaled"][64].step_loss  # B = base: same run
+    assert isinstance(L.batch_size_figure(runs), Figure)
