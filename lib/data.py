@@ -287,7 +287,8 @@ def fashion_mnist(n_train=None, n_val=None, n_test=None, flatten=True, standardi
     """The book's Fashion-MNIST, ready to train on: the first n_train/n_val/n_test images of each
     split (None: all), float32 (x/255 − μ)/σ with μ, σ of the whole training split
     (``standardize="train"``; None keeps x/255), flattened to (N, 784) unless ``flatten=False``
-    (N, 28, 28), as NumPy arrays or CPU tensors (``tensors=True``). Each call returns fresh arrays."""
+    (N, 28, 28), as NumPy arrays or CPU tensors (``tensors=True``). Each call returns fresh
+    arrays."""
     return _prepare(load_fashion_mnist, n_train, n_val, n_test, flatten, standardize, tensors,
                     source, root)
 
