@@ -74,6 +74,14 @@ $(LOWEST_STAMP):
 bench: venv
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py
 	$(BIN)/python benchmarks/ops.py
+	$(BIN)/python benchmarks/browser_report.py
+
+# Every chapter in JupyterLab in headless Chromium (tests/browser): run all cells without an error
+# output, and every slider redraws its figure; writes benchmarks/results/browser.json. Needs
+# Debian's chromium and `$(BIN)/pip install playwright` (no browser download); skips without them.
+.PHONY: test-browser
+test-browser: venv
+	$(TEST_ENV) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest tests/browser -rs
 
 # The static HTML edition: the executed chapters as offline web pages in build/html/.
 html: venv
