@@ -72,6 +72,57 @@ def browser():
         chromium.close()
 
 
+class Pages:
+    """One browser page per chapter. `open` may be called ahead of time: the next chapter's
+    kernel then starts while the current chapter runs (not while its sliders are timed)."""
+
+    def __init__(self, browser, lab):
+        self.browser, self.lab, self.open_pages = browser, lab, {}
+
+    def open(self, chapter: str):
+        if chapter not in self.open_pages:
+            page = self.browser.new_page(viewport={"width": 1366, "height": 768})
+            self.open_pages[chapter] = page
+            page.goto(self.lab.url(chapter), timeout=120_000)
+        return self.open_pages[chapter]
+
+    def prefetch(self, chapter: str | None) -> None:
+        """Open `chapter` ahead of its test; on failure its test opens it again."""
+        if chapter is None:
+            return
+        try:
+            self.open(chapter)
+        except Exception:
+            self.close(chapter)
+
+    def close(self, chapter: str) -> None:
+        page = self.open_pages.pop(chapter, None)
+        if page is None:
+            return
+        try:  # free the kernel now rather than when the server stops
+            page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        except Exception:
+            pass
+        page.close()
+
+
+@pytest.fixture(scope="session")
+def pages(browser, lab):
+    opened = Pages(browser, lab)
+    yield opened
+    for chapter in list(opened.open_pages):
+        opened.close(chapter)
+
+
+@pytest.fixture
+def next_chapter(request):
+    """The chapter of the next selected test, or None."""
+    chapters = [i.callspec.params["chapter"] for i in request.session.items
+                if hasattr(i, "callspec") and "chapter" in i.callspec.params]
+    here = chapters.index(request.node.callspec.params["chapter"])
+    return chapters[here + 1] if here + 1 < len(chapters) else None
+
+
 class Report:
     """The JSON report, rewritten after each chapter so that a failure keeps what was measured."""
 
