@@ -17,16 +17,18 @@ What counts as "used" (``used_api``), read from the source with ``ast``, never b
   the same name is recorded too, which is harmless as long as torch 2.2 has the name).
 
 To extend the record after using new API (the test names the missing entries), download the
-floor's wheels (the small macOS ones: only their Python sources and type stubs are read) and
-re-write the record::
+wheels of the floor and of the releases before it (the small macOS ones, 60 MB each: only their
+Python sources and type stubs are read, nothing is installed) and re-write the record::
 
-    pip download --no-deps --only-binary=:all: --platform macosx_11_0_arm64 --python-version 3.11 \\
-        torch==2.2.0 torchvision==0.17.0 -d /tmp/floor
+    for v in 2.0.0/0.15.1 2.1.0/0.16.0 2.2.0/0.17.0; do
+        pip download --no-deps --only-binary=:all: --platform macosx_11_0_arm64 \\
+            --python-version 3.11 torch==${v%/*} torchvision==${v#*/} -d /tmp/floor
+    done
     python scripts/torch_api_audit.py --write /tmp/floor/*.whl
 
-Give older wheels first to fill in the first-release column (``2.0.0 2.1.0 2.2.0``, each with its
-torchvision); the last torch wheel given is the floor. A name missing from the floor is printed
-and not recorded: use another API or raise the floor in requirements.txt (and this record).
+The newest torch wheel given is the floor; the older ones fill in the first-release column. A name
+missing from the floor is printed and not recorded: use other API, or raise the floor in
+requirements.txt (and give its wheels here).
 """
 
 import argparse
@@ -298,10 +300,28 @@ def release_version(wheels, package="torch"):
     raise SystemExit(f"no {package} wheel among {[str(w) for w in wheels]}")
 
 
+def _version_key(version):
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def pair_releases(wheels):
+    """[[torch wheel, torchvision wheel], ...] oldest first: the n-th oldest of each package."""
+    by_package = {}
+    for wheel in wheels:
+        package = "torchvision" if wheel.name.startswith("torchvision-") else "torch"
+        by_package.setdefault(package, []).append(wheel)
+    torch_wheels, vision_wheels = (
+        sorted(by_package.get(p, []), key=lambda w: _version_key(release_version([w], p)))
+        for p in ("torch", "torchvision"))
+    if len(torch_wheels) != len(vision_wheels):
+        raise SystemExit("give one torchvision wheel for each torch wheel")
+    return [list(pair) for pair in zip(torch_wheels, vision_wheels, strict=True)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wheels", nargs="*", type=Path,
-                        help="torch and torchvision wheels, oldest release first")
+                        help="torch wheels and as many torchvision wheels (any order)")
     parser.add_argument("--write", action="store_true", help=f"re-write {RECORD.name}")
     args = parser.parse_args(argv)
     used = used_api()
@@ -309,14 +329,7 @@ def main(argv=None):
         for name in sorted(set(used) - set(NOT_TORCH)):
             print(name)
         return
-    # pair each torchvision wheel with the torch wheel given just before it
-    releases, current = [], None
-    for wheel in args.wheels:
-        if wheel.name.startswith("torch-"):
-            current = [wheel]
-            releases.append(current)
-        elif current is not None:
-            current.append(wheel)
+    releases = pair_releases(args.wheels)
     versions = [release_version(r) for r in releases]
     loaded = [Release(r) for r in releases]
     first, missing = {}, []

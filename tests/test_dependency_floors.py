@@ -110,3 +110,13 @@ def test_code_uses_only_torch_api_recorded_for_the_floor():
         "floor (requirements.txt); check them and re-write the record as the docstring of "
         "scripts/torch_api_audit.py says (or use other API, or raise the floor):\n"
         + "\n".join(f"  {name}  (used in {', '.join(used[name][:3])})" for name in missing))
+
+
+def test_torch_api_audit_pairs_wheels_by_release():
+    names = ["torchvision-0.17.0-cp311.whl", "torch-2.10.0-cp311.whl", "torch-2.2.0-cp311.whl",
+             "torchvision-0.25.0-cp311.whl"]  # glob order; 2.10 is newer than 2.2
+    pairs = torch_api_audit.pair_releases([Path(n) for n in names])
+    assert [[w.name.split("-")[1] for w in pair] for pair in pairs] == [["2.2.0", "0.17.0"],
+                                                                         ["2.10.0", "0.25.0"]]
+    with pytest.raises(SystemExit, match="one torchvision wheel for each torch wheel"):
+        torch_api_audit.pair_releases([Path(names[1])])
