@@ -37,3 +37,14 @@ def test_readers_exception_is_shown(capsys):
 
 def test_wrapper_keeps_name_and_docstring():
     assert check_double.__name__ == "check_double" and "2x" in check_double.__doc__
+
+
+def test_a_check_may_return_what_it_shows(capsys):
+    @checker
+    def check_triple(f):
+        if f(1) != 3:
+            raise Wrong("f(1) should be 3")
+        return "f multiplies by 3"
+
+    assert check_triple(lambda x: 3 * x) is True
+    assert capsys.readouterr().out == "✓ check_triple: f multiplies by 3\n"

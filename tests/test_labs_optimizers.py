@@ -251,11 +251,13 @@ def not_written(*args):
 )
 def test_checkers_accept_right_and_reject_wrong_solutions(checker, right, wrong, capsys):
     assert checker(right) is True
-    assert "Correct" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"✓ {checker.__name__}: matches torch")
     assert checker(wrong) is False
     assert "Hint" in capsys.readouterr().out
     assert checker(not_written) is False
-    assert "Not implemented yet" in capsys.readouterr().out
+    assert "not implemented yet" in capsys.readouterr().out
+    assert checker(lambda *args: None) is False
+    assert "returned None" in capsys.readouterr().out
 
 
 def test_one_cycle_cycles_momentum_the_others_keep_it():

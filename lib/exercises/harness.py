@@ -6,7 +6,8 @@ hint")`` at the first mistake. ``@checker`` turns it into what the reader calls:
 - a stub (the reader's function still raises ``NotImplementedError``) → "not implemented yet";
 - any other exception from the reader's code → its type and message, shown, not raised;
 - ``Wrong`` → "✗ <name>: <message>";
-- otherwise "✓ <name>: all checks passed".
+- otherwise "✓ <name>: all checks passed", or "✓ <name>: <what it shows>" when the check
+  returns a sentence for the reader.
 
 The checker prints one of these lines and returns True only in the last case, so a notebook cell
 never stops at an exercise and a test can assert on the result.
@@ -30,7 +31,7 @@ def checker(check):
     def wrapped(*args, **kwargs) -> bool:
         name = check.__name__
         try:
-            check(*args, **kwargs)
+            passed = check(*args, **kwargs)
         except NotImplementedError:
             print(f"… {name}: not implemented yet — replace `raise NotImplementedError` "
                   "with your code, then run this cell again")
@@ -41,7 +42,7 @@ def checker(check):
         except Exception as error:  # the reader's code failed: show it, do not raise
             print(f"✗ {name}: your code raised {type(error).__name__}: {error}")
             return False
-        print(f"✓ {name}: all checks passed")
+        print(f"✓ {name}: {passed if isinstance(passed, str) else 'all checks passed'}")
         return True
 
     return wrapped

@@ -1,8 +1,9 @@
 """Checkers for the exercises of chapter 02 (preprocessing and weight initialization).
 
 Each ``check_xxx(your_function)`` runs your function on test cases, prints what is right or what
-is wrong (naming the usual mistakes) and returns True only when everything passes. A function that
-still raises ``NotImplementedError`` is reported as "not implemented yet".
+is wrong (naming the usual mistakes) and returns True only when everything passes
+(`lib.exercises.harness`: a function that still raises ``NotImplementedError`` is reported as
+"not implemented yet").
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from lib.exercises.harness import Wrong, checker
 
 __all__ = [
     "check_he_normal_std",
@@ -19,29 +22,14 @@ __all__ = [
 ]
 
 
-def _fail(message: str) -> bool:
-    print(f"✗ {message}")
-    return False
-
-
-def _call(fn, *args):
-    """fn(*args), or None after printing a note if fn is still a stub."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        print(f"… {getattr(fn, '__name__', 'your function')} is not implemented yet")
-        return None
-
-
-def check_he_normal_std(he_normal_std) -> bool:
+@checker
+def check_he_normal_std(he_normal_std):
     """he_normal_std(fan_in) must return the std √(2 / fan_in) of He/Kaiming normal init (ReLU)."""
     for fan_in in (1, 10, 784, 4096):
-        got = _call(he_normal_std, fan_in)
-        if got is None:
-            return False
+        got = he_normal_std(fan_in)
         want = math.sqrt(2.0 / fan_in)
         if not isinstance(got, (int, float, np.floating)) or not math.isfinite(got):
-            return _fail(f"he_normal_std({fan_in}) should return a number, got {got!r}")
+            raise Wrong(f"he_normal_std({fan_in}) should return a number, got {got!r}")
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         hints = {
@@ -51,39 +39,37 @@ def check_he_normal_std(he_normal_std) -> bool:
             math.sqrt(2.0) / fan_in: "√2/fan_in divides by fan_in instead of √fan_in",
         }
         hint = next((h for v, h in hints.items() if math.isclose(got, v, rel_tol=1e-9)), "")
-        return _fail(
+        raise Wrong(
             f"he_normal_std({fan_in}) = {got:.6g}, expected √(2/{fan_in}) = {want:.6g}. " + hint
         )
-    print("✓ he_normal_std is right: std = √(2 / fan_in)")
-    return True
+    return "std = √(2 / fan_in)"
 
 
-def check_xavier_uniform(xavier_uniform) -> bool:
+@checker
+def check_xavier_uniform(xavier_uniform):
     """xavier_uniform(fan_in, fan_out, rng) must return a (fan_out, fan_in) sample, drawn from
     rng, of U(−a, a) with a = √(6 / (fan_in + fan_out)), i.e. Var = 2 / (fan_in + fan_out).
     Two shapes, (fan_in, fan_out) = (300, 100) and (50, 350), catch a formula that matches
     Glorot's for one shape only (e.g. a = √(1.5 / fan_out) = √(6 / 400) when fan_out = 100)."""
     for fan_in, fan_out in ((300, 100), (50, 350)):
-        w = _call(xavier_uniform, fan_in, fan_out, np.random.default_rng(0))
-        if w is None:
-            return False
+        w = xavier_uniform(fan_in, fan_out, np.random.default_rng(0))
         w = np.asarray(w, dtype=float)
         if w.shape == (fan_in, fan_out):
-            return _fail(
+            raise Wrong(
                 f"shape {w.shape} is transposed: PyTorch's weights are (fan_out, fan_in) = "
                 f"({fan_out}, {fan_in})"
             )
         if w.shape != (fan_out, fan_in):
-            return _fail(f"expected shape (fan_out, fan_in) = ({fan_out}, {fan_in}), got {w.shape}")
+            raise Wrong(f"expected shape (fan_out, fan_in) = ({fan_out}, {fan_in}), got {w.shape}")
         again = np.asarray(xavier_uniform(fan_in, fan_out, np.random.default_rng(0)), dtype=float)
         if not np.array_equal(w, again):
-            return _fail(
+            raise Wrong(
                 "two calls with np.random.default_rng(0) gave different weights: draw from "
                 "the rng argument (rng.uniform), not from np.random"
             )
         other = np.asarray(xavier_uniform(fan_in, fan_out, np.random.default_rng(1)), dtype=float)
         if np.array_equal(w, other):
-            return _fail(
+            raise Wrong(
                 "default_rng(0) and default_rng(1) gave the same weights: your function ignores "
                 "its rng argument; draw the sample with rng.uniform(...)"
             )
@@ -91,7 +77,7 @@ def check_xavier_uniform(xavier_uniform) -> bool:
         target = 2.0 / (fan_in + fan_out)
         var = float(np.mean(w**2))
         if abs(w.mean()) > 5 * math.sqrt(target / w.size):
-            return _fail(
+            raise Wrong(
                 f"the mean {w.mean():.3g} is not 0: sample from U(−a, a), symmetric around 0"
             )
         if abs(var / target - 1) > 0.05:
@@ -107,39 +93,37 @@ def check_xavier_uniform(xavier_uniform) -> bool:
                     "your variance was right for fan_in=300, fan_out=100 but not for this other "
                     "shape: Glorot's rule depends on fan_in + fan_out, symmetrically"
                 )
-            return _fail(
+            raise Wrong(
                 f"for fan_in={fan_in}, fan_out={fan_out}: Var(w) ≈ {var:.4g}, expected "
                 f"2/(fan_in+fan_out) = {target:.4g}. {hint}"
             )
         if np.abs(w).max() > bound * (1 + 1e-12):
-            return _fail(
+            raise Wrong(
                 f"values up to {np.abs(w).max():.4g} exceed the bound a = {bound:.4g}; "
                 "U(−a, a) never leaves [−a, a] (did you draw from a normal?)"
             )
         inner = float(np.mean(np.abs(w) < bound / 2))
         if abs(inner - 0.5) > 0.02:
-            return _fail(
+            raise Wrong(
                 f"{inner:.0%} of the values lie in (−a/2, a/2); a uniform distribution puts "
                 "50% there (did you draw from a normal?)"
             )
-    print(
-        "✓ xavier_uniform is right: U(−a, a), a = √(6/(fan_in+fan_out)) "
-        f"(= {bound:.4f} for {fan_in} + {fan_out}), drawn from rng"
+    return (
+        f"U(−a, a), a = √(6/(fan_in+fan_out)) (= {bound:.4f} for {fan_in} + {fan_out}), "
+        "drawn from rng"
     )
-    return True
 
 
-def check_standardize_splits(standardize_splits) -> bool:
+@checker
+def check_standardize_splits(standardize_splits):
     """standardize_splits(x_train, x_val) -> (train_out, val_out): per-feature (x − μ)/σ with μ, σ
     from x_train only, applied unchanged to x_val."""
     rng = np.random.default_rng(0)
     x_train = rng.normal([5.0, -3.0, 100.0], [2.0, 0.5, 30.0], size=(400, 3))
     x_val = rng.normal([6.0, -3.0, 80.0], [2.0, 0.5, 30.0], size=(100, 3))
-    out = _call(standardize_splits, x_train.copy(), x_val.copy())
-    if out is None:
-        return False
+    out = standardize_splits(x_train.copy(), x_val.copy())
     if not (isinstance(out, tuple) and len(out) == 2):
-        return _fail("return a pair (train_out, val_out)")
+        raise Wrong("return a pair (train_out, val_out)")
     train_out, val_out = (np.asarray(o, dtype=float) for o in out)
     mu, sigma = x_train.mean(axis=0), x_train.std(axis=0)
     sigma_ddof1 = x_train.std(axis=0, ddof=1)
@@ -149,37 +133,32 @@ def check_standardize_splits(standardize_splits) -> bool:
         "(as Standardizer, sklearn's StandardScaler and BatchNorm do)"
     )
     if train_out.shape != x_train.shape or val_out.shape != x_val.shape:
-        return _fail("the outputs must keep the input shapes (N, features)")
+        raise Wrong("the outputs must keep the input shapes (N, features)")
     if np.allclose(train_out, (x_train - mu) / sigma_ddof1, atol=1e-6):
-        return _fail(ddof_hint)
+        raise Wrong(ddof_hint)
     if not np.allclose(train_out, (x_train - mu) / sigma, atol=1e-6):
-        return _fail(
+        raise Wrong(
             "the training output is not (x_train − μ)/σ per feature (axis=0) with "
             "μ, σ = x_train.mean(0), x_train.std(0)"
         )
     if np.allclose(val_out.mean(axis=0), 0, atol=1e-6):
-        return _fail(
+        raise Wrong(
             "the validation output has mean exactly 0: you standardised it with its own "
             "statistics; use the training set's μ and σ"
         )
     if np.allclose(val_out, (x_val - mu) / sigma_ddof1, atol=1e-6):
-        return _fail("the validation output: " + ddof_hint)
+        raise Wrong("the validation output: " + ddof_hint)
     if not np.allclose(val_out, (x_val - mu) / sigma, atol=1e-6):
-        return _fail("the validation output is not (x_val − μ_train)/σ_train")
-    print(
-        "✓ standardize_splits is right: statistics from the training set, applied unchanged "
-        "to the validation set"
-    )
-    return True
+        raise Wrong("the validation output is not (x_val − μ_train)/σ_train")
+    return "statistics from the training set, applied unchanged to the validation set"
 
 
-def check_relu_rms(relu_rms) -> bool:
+@checker
+def check_relu_rms(relu_rms):
     """relu_rms(depth, width, std) must predict √E[h_L²] after ``depth`` ReLU layers with
     N(0, std²) weights and unit-RMS inputs: (width·std²/2)^(depth/2)."""
     for depth, width, std in ((1, 100, 0.1), (10, 500, 0.01), (30, 256, 1 / 16), (5, 64, 0.5)):
-        got = _call(relu_rms, depth, width, std)
-        if got is None:
-            return False
+        got = relu_rms(depth, width, std)
         want = (width * std**2 / 2) ** (depth / 2)
         if math.isclose(got, want, rel_tol=1e-6):
             continue
@@ -191,6 +170,5 @@ def check_relu_rms(relu_rms) -> bool:
             "width·std², not width·std",
         }
         hint = next((h for v, h in hints.items() if math.isclose(got, v, rel_tol=1e-6)), "")
-        return _fail(f"relu_rms{(depth, width, std)} = {got:.6g}, expected {want:.6g}. {hint}")
-    print("✓ relu_rms is right: √E[h_L²] = (n σ² / 2)^(L/2)")
-    return True
+        raise Wrong(f"relu_rms{(depth, width, std)} = {got:.6g}, expected {want:.6g}. {hint}")
+    return "√E[h_L²] = (n σ² / 2)^(L/2)"

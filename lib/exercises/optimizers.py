@@ -2,13 +2,15 @@
 
 Each ``check_xxx(your_function)`` runs the reader's function next to PyTorch's built-in for many
 steps on random float64 data, prints what matches or where and how it first differs (with a hint
-for the usual mistakes), and returns True only when every step matches.
+for the usual mistakes), and returns True only when every step matches (`lib.exercises.harness`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from lib.exercises.harness import Wrong, checker
 
 __all__ = ["check_rmsprop_step", "check_adam_step", "check_clip_grad_norm"]
 
@@ -24,17 +26,10 @@ def _gradients(shape, steps, seed):
 
 
 def _call(your_function, *args):
-    """your_function(*args), or None with a printed message if it is not written yet / fails."""
-    try:
-        out = your_function(*args)
-    except NotImplementedError:
-        print("Not implemented yet: replace `raise NotImplementedError` with your code.")
-        return None
-    except Exception as e:  # the reader's code: report any error instead of raising
-        print(f"Your function raised {type(e).__name__}: {e}")
-        return None
+    """your_function(*args); a None result is a mistake of its own (a forgotten return)."""
+    out = your_function(*args)
     if out is None:
-        print("Your function returned None: return the new arrays (see the docstring).")
+        raise Wrong("your function returned None: return the new arrays (see the docstring)")
     return out
 
 
@@ -42,7 +37,8 @@ def _same(a, b) -> bool:
     return np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-def check_rmsprop_step(your_step, lr=0.01, alpha=0.99, eps=1e-8, seed=0) -> bool:
+@checker
+def check_rmsprop_step(your_step, lr=0.01, alpha=0.99, eps=1e-8, seed=0):
     """Check ``your_step(theta, grad, square_avg, lr, alpha, eps) -> (theta, square_avg)``
     against ``torch.optim.RMSprop`` for 25 steps.
 
@@ -57,30 +53,26 @@ def check_rmsprop_step(your_step, lr=0.01, alpha=0.99, eps=1e-8, seed=0) -> bool
         ref.grad = torch.tensor(g)
         opt.step()
         out = _call(your_step, theta.copy(), g.copy(), v.copy(), lr, alpha, eps)
-        if out is None:
-            return False
         theta, v = (np.asarray(a, dtype=np.float64) for a in out)
         expected_v = opt.state[ref]["square_avg"].numpy()
         if not _same(v, expected_v):
-            print(
+            raise Wrong(
                 f"Step {t}: square_avg differs from PyTorch's (max difference "
                 f"{np.abs(v - expected_v).max():.3g}). Hint: v = alpha*v + (1 - alpha)*g**2."
             )
-            return False
         expected = ref.detach().numpy()
         if not _same(theta, expected):
-            print(
+            raise Wrong(
                 f"Step {t}: theta differs from PyTorch's (max difference "
                 f"{np.abs(theta - expected).max():.3g}, gradient size {np.abs(g).max():.1e}). "
                 "Hint: "
                 "PyTorch divides by sqrt(v) + eps, with eps OUTSIDE the square root."
             )
-            return False
-    print(f"Correct: matches torch.optim.RMSprop for {STEPS} steps.")
-    return True
+    return f"matches torch.optim.RMSprop for {STEPS} steps"
 
 
-def check_adam_step(your_step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, seed=0) -> bool:
+@checker
+def check_adam_step(your_step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, seed=0):
     """Check ``your_step(theta, grad, m, v, t, lr, betas, eps) -> (theta, m, v)`` (t = 1 at the
     first step) against ``torch.optim.Adam`` for 25 steps.
 
@@ -96,31 +88,27 @@ def check_adam_step(your_step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, seed=0) ->
         ref.grad = torch.tensor(g)
         opt.step()
         out = _call(your_step, theta.copy(), g.copy(), m.copy(), v.copy(), t, lr, betas, eps)
-        if out is None:
-            return False
         theta, m, v = (np.asarray(a, dtype=np.float64) for a in out)
         state = opt.state[ref]
         for name, yours, key in (("m", m, "exp_avg"), ("v", v, "exp_avg_sq")):
             if not _same(yours, state[key].numpy()):
-                print(
+                raise Wrong(
                     f"Step {t}: {name} differs from PyTorch's {key}. Hint: keep the raw "
                     "(uncorrected) moving averages in m and v; correct only inside the update."
                 )
-                return False
         expected = ref.detach().numpy()
         if not _same(theta, expected):
             ratio = np.abs(theta - theta0).max() / max(np.abs(expected - theta0).max(), 1e-300)
-            print(
+            raise Wrong(
                 f"Step {t}: theta differs from PyTorch's (your total change / PyTorch's = "
                 f"{ratio:.3g}). Hints: bias-correct both moments with (1 - beta**t), t starting "
                 "at 1; eps goes outside the square root."
             )
-            return False
-    print(f"Correct: matches torch.optim.Adam for {STEPS} steps.")
-    return True
+    return f"matches torch.optim.Adam for {STEPS} steps"
 
 
-def check_clip_grad_norm(your_clip, seed=0) -> bool:
+@checker
+def check_clip_grad_norm(your_clip, seed=0):
     """Check ``your_clip(grads, max_norm) -> list of arrays`` against
     ``torch.nn.utils.clip_grad_norm_`` (the norm is taken over all arrays together).
 
@@ -134,20 +122,16 @@ def check_clip_grad_norm(your_clip, seed=0) -> bool:
             t.grad = torch.tensor(g)
         torch.nn.utils.clip_grad_norm_(tensors, max_norm)
         out = _call(your_clip, [g.copy() for g in grads], max_norm)
-        if out is None:
-            return False
         total = np.sqrt(sum(np.sum(g**2) for g in grads))
         # torch divides by (N + 1e-6); allow for that tiny difference
         for yours, t in zip(out, tensors, strict=True):
             if not np.allclose(yours, t.grad.numpy(), rtol=1e-6, atol=1e-9):
                 new_norm = np.sqrt(sum(np.sum(np.asarray(y) ** 2) for y in out))
-                print(
+                raise Wrong(
                     f"Case {case + 1} (max_norm = {max_norm:g}, total norm {total:.3g}): your "
                     f"clipped gradients have total norm {new_norm:.3g}, PyTorch's "
                     f"{min(total, max_norm):.3g}. Hints: one norm over ALL arrays together; "
                     "rescale to max_norm (multiply by max_norm / N), not to 1; leave the "
                     "gradients alone when N <= max_norm."
                 )
-                return False
-    print("Correct: matches torch.nn.utils.clip_grad_norm_ in all three cases.")
-    return True
+    return "matches torch.nn.utils.clip_grad_norm_ in all three cases"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib.exercises.harness import Wrong, checker
 from lib.numpy_ref.activations import ReLU
 from lib.numpy_ref.layers import Linear
 from lib.numpy_ref.losses import softmax
@@ -21,20 +22,15 @@ def _reference_mlp(sizes, rng) -> Sequential:
     return Sequential(*layers)
 
 
-def check_batched_probabilities(predict_proba, seed=0) -> bool:
+@checker
+def check_batched_probabilities(predict_proba, seed=0):
     """Check predict_proba(x, weights, biases) -> (B, C) class probabilities of a ReLU MLP:
     h ← ReLU(h Wᵀ + b) for every layer but the last, then p = softmax(h Wᵀ + b) per row,
     computed for the whole batch at once and without overflow for large scores.
 
-    Returns True when every check passes, False (with a message) while the function still raises
-    NotImplementedError; a wrong result raises AssertionError saying what is wrong."""
+    Prints ✓ or ✗ with a hint and returns True only when every check passes
+    (`lib.exercises.harness`)."""
     rng = np.random.default_rng(seed)
-    try:
-        predict_proba(np.zeros((1, 3)), [np.eye(3)], [np.zeros(3)])
-    except NotImplementedError:
-        print("check_batched_probabilities: not implemented yet; replace "
-              "`raise NotImplementedError` with your code and run the cell again.")
-        return False
     for sizes, batch in CASES:
         net = _reference_mlp(sizes, rng)
         linears = [layer for layer in net.layers if isinstance(layer, Linear)]
@@ -44,20 +40,20 @@ def check_batched_probabilities(predict_proba, seed=0) -> bool:
         expected = softmax(net(x), axis=1)
         got = np.asarray(predict_proba(x, weights, biases))
         if got.shape != expected.shape:
-            raise AssertionError(f"for sizes {sizes} and a batch of {batch} the result should have "
+            raise Wrong(f"for sizes {sizes} and a batch of {batch} the result should have "
                                  f"shape {expected.shape} = (batch, classes), got {got.shape}")
         if not np.allclose(got.sum(axis=1), 1.0):
-            raise AssertionError("each row must sum to 1: apply the softmax over the classes "
+            raise Wrong("each row must sum to 1: apply the softmax over the classes "
                                  "(axis=1), not over the batch")
         if not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
-            raise AssertionError(f"wrong probabilities for sizes {sizes} (max abs error "
+            raise Wrong(f"wrong probabilities for sizes {sizes} (max abs error "
                                  f"{np.abs(got - expected).max():.3g}); is there a ReLU after the "
                                  "last Linear layer? (there should not be)")
     big = [np.eye(3) * 1000.0], [np.zeros(3)]
     with np.errstate(all="ignore"):
         got = np.asarray(predict_proba(np.eye(3), *big))
     if not np.all(np.isfinite(got)) or not np.allclose(got, np.eye(3)):
-        raise AssertionError("scores of 1000 give inf/nan: subtract each row's maximum before "
+        raise Wrong("scores of 1000 give inf/nan: subtract each row's maximum before "
                              "exp (softmax(z) = softmax(z - max z))")
     # Row maxima 1000 and -500: one maximum for the whole batch (1000) sends every exp of the
     # second row to 0, and 0/0 = nan. Each row needs its own maximum.
@@ -65,8 +61,7 @@ def check_batched_probabilities(predict_proba, seed=0) -> bool:
     with np.errstate(all="ignore"):
         got = np.asarray(predict_proba(scores, [np.eye(3)], [np.zeros(3)]))
     if got.shape != scores.shape or not np.allclose(got, softmax(scores, axis=1)):
-        raise AssertionError("rows whose maxima differ by 1500 give wrong probabilities: subtract "
+        raise Wrong("rows whose maxima differ by 1500 give wrong probabilities: subtract "
                              "each row's own maximum (z.max(axis=1, keepdims=True)), not one "
                              "maximum for the whole batch")
-    print("check_batched_probabilities: all checks passed")
-    return True
+    return "all checks passed: one softmax per row, for the whole batch at once"
