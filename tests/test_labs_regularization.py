@@ -180,3 +180,18 @@ def test_check_soft_threshold(capsys):
 
     assert ex.check_soft_threshold(stub) is False
     assert "not implemented" in capsys.readouterr().out
+
+
+def test_shrink_factors_gd_and_ridge():
+    s = np.array([1e-3, 0.1, 1.0, 5.0])
+    gd = lab.shrink_factors(s, 0.1, steps=50)
+    np.testing.assert_allclose(gd, 1 - (1 - 0.1 * s) ** 50)
+    w = np.zeros(4)
+    for _ in range(50):  # gradient descent on ½ Σ s_i (w_i − 1)² from 0
+        w -= 0.1 * s * (w - 1)
+    np.testing.assert_allclose(w, gd)
+    np.testing.assert_allclose(lab.shrink_factors(s, 0.1, lam=0.2), s / (s + 0.2))
+    with pytest.raises(ValueError, match="exactly one"):
+        lab.shrink_factors(s, 0.1)
+    with pytest.raises(ValueError, match="diverges"):
+        lab.shrink_factors(s, 1.0, steps=3)

@@ -41,6 +41,8 @@ __all__ = [
     "ensemble_accuracy",
     "Snapshots",
     "ensemble_figure",
+    "shrink_factors",
+    "early_stopping_l2_figure",
     "vanilla_dropout",
     "curves_figure",
 ]
@@ -572,4 +574,38 @@ def ensemble_figure(ens, single):
     ax.set_xlabel("number of nets K")
     ax.set_ylabel("validation accuracy")
     ax.legend(fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------- early stopping ≈ L2 (quadratic)
+
+
+def shrink_factors(eigenvalues, lr, steps=None, lam=None):
+    """How much of the least-squares solution each eigen-direction of the Hessian (eigenvalue s)
+    has reached, starting from w = 0: after ``steps`` of gradient descent with rate lr,
+    1 − (1 − lr·s)^steps; for ridge with penalty (λ/2)‖w‖², s/(s + λ). Give steps or lam."""
+    s = np.asarray(eigenvalues, dtype=np.float64)
+    if (steps is None) == (lam is None):
+        raise ValueError("give exactly one of steps (gradient descent) or lam (ridge)")
+    if steps is not None:
+        if np.any(lr * s >= 2):
+            raise ValueError("lr·s must be < 2 for every eigenvalue (else gradient descent diverges)")
+        return 1 - (1 - lr * s) ** steps
+    return s / (s + lam)
+
+
+def early_stopping_l2_figure(lr=0.1, steps=(10, 100, 1000)):
+    """Shrink factors of early-stopped gradient descent (solid) and of ridge with
+    λ = 1/(lr·steps) (dashed) against the eigenvalue, one colour per number of steps."""
+    s = np.logspace(-4, np.log10(1 / lr), 300)  # lr·s ≤ 1: no overshoot
+    fig, ax = plots.new_figure(size=(6.5, 3.8))
+    fig.set_layout_engine("constrained")
+    for i, tau in enumerate(steps):
+        ax.semilogx(s, shrink_factors(s, lr, steps=tau), "-", color=f"C{i}",
+                    label=f"gradient descent, {tau} steps")
+        ax.semilogx(s, shrink_factors(s, lr, lam=1 / (lr * tau)), "--", color=f"C{i}",
+                    label=f"ridge, λ = 1/(η·{tau})")
+    ax.set_xlabel("eigenvalue s of the Hessian (curvature of the direction)")
+    ax.set_ylabel("fraction of the solution reached")
+    ax.legend(fontsize=7, ncol=1, loc="upper left")
     return fig
