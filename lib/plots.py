@@ -16,6 +16,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
+    "note",
     "use_style",
     "new_figure",
     "smooth",
@@ -71,6 +72,16 @@ def new_figure(ncols=1, nrows=1, size=None):
     fig = Figure(figsize=size)
     axes = fig.subplots(nrows, ncols)
     return fig, axes
+
+
+def note(ax, text, y=0.5, clear=False) -> None:
+    """A grey message across the axes at height y (axes coordinates), e.g. "select at least one
+    optimizer" where a widget's selection is empty; clear=True also removes the ticks."""
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", color="grey",
+            fontsize=11)
+    if clear:
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def smooth(values, beta=0.9) -> np.ndarray:

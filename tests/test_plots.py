@@ -155,3 +155,11 @@ def test_contour_trajectories(contour_sets):
     np.testing.assert_array_equal(contour_sets[1].levels, [1.0, 2.0])
     with pytest.raises(ValueError, match=r"\(T, 2\)"):
         plots.contour_trajectories(f, {"bad": np.zeros(3)}, (-3, 3), (-2, 2))
+
+
+def test_note_writes_a_message_and_can_clear_the_ticks():
+    fig, (a, b) = plots.new_figure(ncols=2)
+    plots.note(a, "select at least one optimizer")
+    plots.note(b, "nothing here", clear=True)
+    assert [t.get_text() for t in a.texts] == ["select at least one optimizer"]
+    assert len(a.get_xticks()) > 0 and len(b.get_xticks()) == 0 and len(b.get_yticks()) == 0

@@ -293,10 +293,10 @@ def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none"
     fig, ax = plots.new_figure(size=(7, 4))
     names = list(activations) + ([] if also in ("none", *activations) else [also])
     if not names:
-        _note(ax, "select at least one activation")
+        plots.note(ax, "select at least one activation")
         return fig
     if also in activations:
-        _note(ax, f"{LABELS[also]} is already drawn (solid line)", y=0.06)
+        plots.note(ax, f"{LABELS[also]} is already drawn (solid line)", y=0.06)
     for i, name in enumerate(names):
         norms = grad_norms_at_init(name, depth, init, width)
         ax.semilogy(np.arange(1, len(norms) + 1), norms, "--" if i >= len(activations) else "-",
@@ -305,12 +305,6 @@ def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none"
            title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
     ax.legend(loc="best", fontsize=9)
     return fig
-
-
-def _note(ax, text, y=0.5):
-    """A message in the middle (or at height y) of the axes, e.g. for an empty selection."""
-    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center",
-            color=plots.COLORS[3], fontsize=11)
 
 
 def signal_through_layers(model: nn.Module, x: torch.Tensor, y: torch.Tensor,

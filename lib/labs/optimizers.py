@@ -240,14 +240,6 @@ def race_runs(
     return s, runs
 
 
-def _select_at_least_one(ax, what: str) -> None:
-    """A note in place of an empty plot (a widget's selection is empty)."""
-    ax.text(0.5, 0.5, f"select at least one {what}", ha="center", va="center",
-            transform=ax.transAxes, fontsize=12, color="grey")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 @widgets.register_widget
 def race_figure(
     surface: str = "quadratic",
@@ -275,7 +267,7 @@ def race_figure(
     ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
     ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
     if not runs:
-        _select_at_least_one(ax_loss, "optimizer")
+        plots.note(ax_loss, "select at least one optimizer", clear=True)
     _legend_below(fig, ax_loss)
     return fig
 
@@ -758,7 +750,7 @@ def schedule_figure(
         lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
         ax.plot(np.arange(1, len(lrs) + 1), lrs, label=name)
     if not schedules:
-        _select_at_least_one(ax, "schedule")
+        plots.note(ax, "select at least one schedule", clear=True)
         return fig
     if log_scale:
         ax.set_yscale("log")
