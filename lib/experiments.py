@@ -10,7 +10,8 @@
 from ``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
 steps_per_epoch)`` (a ``(scheduler, interval)`` pair for `lib.train.LRScheduler`), the callbacks
 from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``; then
-calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs.
+calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's named
+schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import torch
 from torch.nn import functional as F
 
 from lib.data import make_loader
+from lib.numpy_ref import schedules as sched
 from lib.train import History, LRScheduler, fit
 
-__all__ = ["RunSpec", "run", "run_grid", "with_seeds"]
+__all__ = ["RunSpec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,3 +91,36 @@ def run_grid(specs: dict, data, device="cpu") -> dict:
 def with_seeds(spec: RunSpec, seeds) -> dict:
     """{seed: the same spec with that seed}: a seed sweep for results with a spread."""
     return {seed: dataclasses.replace(spec, seed=seed) for seed in seeds}
+
+
+# ----------------------------------------------------------------------------- named schedules
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "one_cycle")
+
+
+def make_schedule(name: str, optimizer, epochs: int, steps_per_epoch: int):
+    """(scheduler, interval) for the `lib.train.LRScheduler` callback; the lr of ``optimizer`` is
+    the peak/base lr. step: ÷10 at 1/2 and 3/4 of training (per epoch); exponential: ×0.98 per
+    epoch; cosine: to 0 over all steps; warmup_cosine: linear warm-up over the first 10% of the
+    steps from lr/10, then cosine; one_cycle: OneCycleLR (30% up from lr/25, then down)."""
+    total = epochs * steps_per_epoch
+    if name == "constant":
+        return sched.LinearLR(optimizer, start_factor=1.0, total_iters=1), "epoch"
+    if name == "step":
+        milestones = sorted({max(1, epochs // 2), max(2, (3 * epochs) // 4)})
+        return sched.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), "epoch"
+    if name == "exponential":
+        return sched.ExponentialLR(optimizer, gamma=0.98), "epoch"
+    if name == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=total), "step"
+    if name == "warmup_cosine":
+        warm = max(1, total // 10)
+        parts = [
+            sched.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
+            sched.CosineAnnealingLR(optimizer, T_max=total - warm),
+        ]
+        return sched.SequentialLR(optimizer, parts, milestones=[warm]), "step"
+    if name == "one_cycle":
+        lr = optimizer.param_groups[0]["lr"]
+        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total), "step"
+    raise ValueError(f"unknown schedule {name!r}; choose one of {list(SCHEDULES)}")

@@ -14,8 +14,10 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
+    "compare_runs_figure",
     "note",
     "use_style",
     "new_figure",
@@ -249,3 +251,31 @@ def contour_trajectories(f, trajectories, xlim, ylim, levels=30, log_levels=True
     if trajectories:
         ax.legend(loc="best")
     return ax.figure
+
+
+def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True):
+    """Several `History`s: smoothed training loss per step (left), validation accuracy per
+    epoch (right); a diverged run is labelled with its step."""
+    fig, (ax_loss, ax_acc) = new_figure(ncols=2, size=(12, 4.2))
+    for i, (name, h) in enumerate(histories.items()):
+        color = COLORS[i % len(COLORS)]
+        label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
+        losses = np.array(h.step_loss, dtype=float)
+        losses = losses[np.isfinite(losses)]
+        ax_loss.plot(
+            np.arange(1, len(losses) + 1),
+            smooth(losses, smooth_beta),
+            color=color,
+            label=label,
+        )
+        if h.epoch["val_acc"]:
+            ax_acc.plot(h.epoch["epoch"], h.epoch["val_acc"], "o-", color=color, label=name)
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel(f"training loss (EMA, β = {smooth_beta:g})")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_acc.set_ylabel("validation accuracy")
+    ax_loss.legend(fontsize=8)
+    return fig

@@ -5,6 +5,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from lib import experiments, plots
 from lib.exercises import optimizers as ex
 from lib.labs import optimizers as L
 from lib.surfaces import get_surface
@@ -127,7 +128,7 @@ def test_least_squares_gradient_and_minimum():
 
 
 def test_schedule_lrs_shapes_and_values():
-    lrs = {n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in L.SCHEDULES}
+    lrs = {n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in experiments.SCHEDULES}
     assert all(len(v) == 50 for v in lrs.values())
     np.testing.assert_allclose(lrs["constant"], 0.1)
     np.testing.assert_allclose(lrs["exponential"][::5], 0.1 * 0.98 ** np.arange(10))
@@ -141,12 +142,12 @@ def test_schedule_lrs_shapes_and_values():
         L.schedule_lrs("triangular")
 
 
-@pytest.mark.parametrize("name", L.SCHEDULES)
+@pytest.mark.parametrize("name", experiments.SCHEDULES)
 def test_schedule_lrs_equal_the_lrs_fit_applies(name):
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    scheduler, interval = L.make_schedule(name, opt, epochs=4, steps_per_epoch=3)
+    scheduler, interval = experiments.make_schedule(name, opt, epochs=4, steps_per_epoch=3)
     data = [(torch.randn(4, 3), torch.randint(0, 2, (4,))) for _ in range(3)]
     h = fit(
         model,
@@ -199,7 +200,7 @@ def test_figure_functions_return_figures():
         device="cpu",
         progress=False,
     )
-    assert isinstance(L.compare_runs_figure({"run": h}), Figure)
+    assert isinstance(plots.compare_runs_figure({"run": h}), Figure)
 
 
 # ----------------------------------------------------------------------------- exercise checkers
@@ -266,7 +267,7 @@ def test_one_cycle_cycles_momentum_the_others_keep_it():
     peak = int(np.argmax(lrs))
     assert np.isclose(m[0], 0.95) and np.isclose(m[peak], 0.85) and m.min() >= 0.85 - 1e-12
     assert np.all(np.diff(m[: peak + 1]) <= 1e-12)  # down while the lr goes up
-    for name in L.SCHEDULES[:-1]:
+    for name in experiments.SCHEDULES[:-1]:
         assert np.all(L.schedule_momenta(name, epochs=4, steps_per_epoch=10) == 0.9), name
 
 

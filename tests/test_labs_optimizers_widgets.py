@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib import widgets
+from lib import experiments, widgets
 from lib.labs import optimizers as L
 
 
@@ -83,7 +83,7 @@ def test_ema_and_schedule_widgets_at_the_ends_of_their_sliders():
     for settings in _extreme_settings(L.SCHEDULE_CONTROLS):
         for log_scale in (True, False):
             fig = L.schedule_figure(log_scale=log_scale, **settings)
-            assert len(fig.axes[0].lines) == len(L.SCHEDULES)
+            assert len(fig.axes[0].lines) == len(experiments.SCHEDULES)
             _check_drawn(fig)
 
 

@@ -11,10 +11,10 @@ import copy
 
 import numpy as np
 import torch
-from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from lib import plots, widgets
+from lib.experiments import SCHEDULES, make_schedule
 from lib.numpy_ref import schedules as sched
 from lib.numpy_ref.optim import (
     SGD,
@@ -56,8 +56,6 @@ __all__ = [
     "minibatch_walk",
     "gradient_noise",
     "drunkard_figure",
-    "SCHEDULES",
-    "make_schedule",
     "schedule_lrs",
     "schedule_figure",
     "schedule_momenta",
@@ -67,7 +65,6 @@ __all__ = [
     "make_mlp",
     "TORCH_OPTIMIZERS",
     "train_runs",
-    "compare_runs_figure",
     "batch_size_runs",
     "batch_size_figure",
 ]
@@ -687,36 +684,6 @@ def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
 
 # ----------------------------------------------------------------------------- schedules
 
-SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "one_cycle")
-
-
-def make_schedule(name: str, optimizer, epochs: int, steps_per_epoch: int):
-    """(scheduler, interval) for the `lib.train.LRScheduler` callback; the lr of ``optimizer`` is
-    the peak/base lr. step: ÷10 at 1/2 and 3/4 of training (per epoch); exponential: ×0.98 per
-    epoch; cosine: to 0 over all steps; warmup_cosine: linear warm-up over the first 10% of the
-    steps from lr/10, then cosine; one_cycle: OneCycleLR (30% up from lr/25, then down)."""
-    total = epochs * steps_per_epoch
-    if name == "constant":
-        return sched.LinearLR(optimizer, start_factor=1.0, total_iters=1), "epoch"
-    if name == "step":
-        milestones = sorted({max(1, epochs // 2), max(2, (3 * epochs) // 4)})
-        return sched.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), "epoch"
-    if name == "exponential":
-        return sched.ExponentialLR(optimizer, gamma=0.98), "epoch"
-    if name == "cosine":
-        return sched.CosineAnnealingLR(optimizer, T_max=total), "step"
-    if name == "warmup_cosine":
-        warm = max(1, total // 10)
-        parts = [
-            sched.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
-            sched.CosineAnnealingLR(optimizer, T_max=total - warm),
-        ]
-        return sched.SequentialLR(optimizer, parts, milestones=[warm]), "step"
-    if name == "one_cycle":
-        lr = optimizer.param_groups[0]["lr"]
-        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total), "step"
-    raise ValueError(f"unknown schedule {name!r}; choose one of {list(SCHEDULES)}")
-
 
 def schedule_lrs(
     name: str, epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1, momentum: float = 0.9
@@ -876,34 +843,6 @@ def train_runs(
             progress=False,
         )
     return histories
-
-
-def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True):
-    """Several `History`s: smoothed training loss per step (left), validation accuracy per
-    epoch (right); a diverged run is labelled with its step."""
-    fig, (ax_loss, ax_acc) = plots.new_figure(ncols=2, size=(12, 4.2))
-    for i, (name, h) in enumerate(histories.items()):
-        color = plots.COLORS[i % len(plots.COLORS)]
-        label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
-        losses = np.array(h.step_loss, dtype=float)
-        losses = losses[np.isfinite(losses)]
-        ax_loss.plot(
-            np.arange(1, len(losses) + 1),
-            plots.smooth(losses, smooth_beta),
-            color=color,
-            label=label,
-        )
-        if h.epoch["val_acc"]:
-            ax_acc.plot(h.epoch["epoch"], h.epoch["val_acc"], "o-", color=color, label=name)
-    if log_loss:
-        ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel(f"training loss (EMA, β = {smooth_beta:g})")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_acc.set_ylabel("validation accuracy")
-    ax_loss.legend(fontsize=8)
-    return fig
 
 
 # ----------------------------------------------------------------------------- batch size
