@@ -128,7 +128,9 @@ def test_least_squares_gradient_and_minimum():
 
 
 def test_schedule_lrs_shapes_and_values():
-    lrs = {n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in experiments.SCHEDULES}
+    lrs = {
+        n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in experiments.SCHEDULES
+    }
     assert all(len(v) == 50 for v in lrs.values())
     np.testing.assert_allclose(lrs["constant"], 0.1)
     np.testing.assert_allclose(lrs["exponential"][::5], 0.1 * 0.98 ** np.arange(10))
