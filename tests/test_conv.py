@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from parity import assert_close
 from torch import nn
 
 from lib.numpy_ref import activations as np_act
@@ -27,7 +28,6 @@ from lib.numpy_ref.module import Sequential
 from lib.torch_impl import conv as T
 
 TOL = 1e-7
-RTOL, ATOL = 1e-10, 1e-12
 DTYPE = torch.float64
 
 # in_channels, out_channels, kernel_size, stride, padding, bias, input shape
@@ -118,16 +118,6 @@ def test_adaptive_avg_pool2d_gradients(name):
 # ---------------------------------------------------------------- three-way parity
 
 
-def as_float64(a):
-    if isinstance(a, torch.Tensor):
-        return a.detach().cpu().double().numpy()
-    return np.asarray(a, dtype=np.float64)
-
-
-def assert_close(actual, expected, what):
-    actual, expected = as_float64(actual), as_float64(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def torch_pass(module, x, g):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from parity import ATOL, RTOL, assert_close
 from torch import nn
 
 from lib.numpy_ref import activations as np_act
@@ -26,21 +27,9 @@ from lib.torch_impl import layers as ti_layers
 from lib.torch_impl import losses as ti_losses
 from lib.torch_impl import norm as ti_norm
 
-RTOL, ATOL = 1e-10, 1e-12
 DTYPE = torch.float64
 
 
-def as_float64(a):
-    """A CPU float64 ndarray from a tensor (any device), an ndarray or a Python number."""
-    if isinstance(a, torch.Tensor):
-        return a.detach().cpu().double().numpy()
-    return np.asarray(a, dtype=np.float64)
-
-
-def assert_close(actual, expected, what):
-    actual, expected = as_float64(actual), as_float64(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def torch_pass(module, x, g=None, gen=None):
