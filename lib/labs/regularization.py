@@ -469,24 +469,6 @@ def eval_probs(model, x):
         return torch.softmax(model(torch.as_tensor(x)), dim=1)
 
 
-def sweep_figure(xs, results, xlabel, labels, title=None, logx=False):
-    """Mean ± std (over seeds) of validation error against a swept value, one line per label.
-    results: {label: (n_values, n_seeds) array of errors}."""
-    fig, ax = plots.new_figure(size=(6, 3.8))
-    fig.set_layout_engine("constrained")
-    for i, label in enumerate(labels):
-        r = np.asarray(results[label])
-        ax.errorbar(xs, r.mean(1), yerr=r.std(1), fmt="o-", color=f"C{i}", capsize=3, label=label)
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation error")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    return fig
-
-
 # ----------------------------------------------------------------------------- augmentation
 
 AUGMENTATIONS = ("flip", "crop", "rotation", "erasing", "cutout", "mixup", "cutmix")
