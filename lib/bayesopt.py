@@ -1,14 +1,14 @@
 """Bayesian optimization from scratch in NumPy: a Gaussian process + expected improvement.
 
-    gp = GaussianProcessRegressor(kernel="matern52", length_scale=0.2, noise=1e-6).fit(X, y)
+    gp = GaussianProcessRegressor(kernel="matern52", length_scale=0.2, alpha=1e-6).fit(X, y)
     mean, std = gp.predict(X_new, return_std=True)
     ei = expected_improvement(mean, std, best=y.min(), xi=0.01, mode="min")
     result = gp_minimize(forrester, bounds=[(0, 1)], n_init=3, n_iter=10, seed=0)
     states = bo_states(forrester, bounds=(0, 1), n_init=3, n_iter=8, seed=0)  # one dict a step
 
 Conventions follow scikit-learn: the kernel is σ² · k(r / ℓ) (``ConstantKernel(σ²) * RBF(ℓ)`` or
-``* Matern(ℓ, nu=2.5)``), ``noise`` is added to the diagonal of the training covariance (sklearn's
-``alpha``), ``predict`` returns the latent function's mean and std (without the noise), and
+``* Matern(ℓ, nu=2.5)``), ``alpha`` (the noise variance) is added to the diagonal of the training
+covariance, ``predict`` returns the latent function's mean and std (without the noise), and
 ``normalize_y`` standardises y before fitting. The loop's result has scikit-optimize's names
 (``x``, ``fun``, ``x_iters``, ``func_vals``).
 """
@@ -82,24 +82,26 @@ def _positive(name, value):
 class GaussianProcessRegressor:
     """GP regression with a zero prior mean (on standardised y if ``normalize_y``).
 
-    fit: L = chol(K + noise·I), α = Lᵀ \\ (L \\ y).
+    fit: L = chol(K + alpha·I), α = Lᵀ \\ (L \\ y) (``alpha_``, as in sklearn), alpha the noise
+    variance.
     predict: μ* = K*ᵀ α, σ*² = diag(K**) − ‖L \\ K*‖² (per column), the latent f's variance.
     log marginal likelihood: log p(y | X) = −½ yᵀα − Σ log Lᵢᵢ − (n/2) log 2π.
-    optimizer=None keeps (length_scale, variance) fixed; "lbfgs" maximises the log marginal
-    likelihood over (ln ℓ, ln σ²) with scipy's L-BFGS-B, started from the best point of a small
-    grid, within ``bounds`` = ((ℓ_min, ℓ_max), (σ²_min, σ²_max)).
+    optimizer=None keeps (length_scale, variance) fixed; "fmin_l_bfgs_b" (sklearn's name) maximises
+    the log marginal likelihood over (ln ℓ, ln σ²) with scipy's L-BFGS-B, started from the best
+    point of a small grid, within ``bounds`` = ((ℓ_min, ℓ_max), (σ²_min, σ²_max)).
     """
 
-    def __init__(self, kernel="rbf", length_scale=1.0, variance=1.0, noise=1e-10,
+    def __init__(self, kernel="rbf", length_scale=1.0, variance=1.0, alpha=1e-10,
                  normalize_y=False, optimizer=None, bounds=((1e-2, 1e1), (1e-2, 1e2))):
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}; allowed: {', '.join(KERNELS)}")
-        if optimizer not in (None, "lbfgs"):
-            raise ValueError(f"optimizer must be None (fixed kernel) or 'lbfgs', got {optimizer!r}")
+        if optimizer not in (None, "fmin_l_bfgs_b"):
+            raise ValueError(f"optimizer must be None (fixed kernel) or 'fmin_l_bfgs_b', got "
+                             f"{optimizer!r}")
         self.kernel, self.optimizer, self.normalize_y = kernel, optimizer, bool(normalize_y)
         self.length_scale = _positive("length_scale", length_scale)
         self.variance = _positive("variance", variance)
-        self.noise = _positive("noise", noise)
+        self.alpha = _positive("alpha", alpha)
         (l0, l1), (v0, v1) = bounds
         if not (0 < l0 < l1 and 0 < v0 < v1):
             raise ValueError(f"bounds must be ((l_min, l_max), (var_min, var_max)) with "
@@ -112,18 +114,18 @@ class GaussianProcessRegressor:
 
     def _factor(self, length_scale, variance):
         K = self._k(self.X_train_, self.X_train_, length_scale, variance)
-        K[np.diag_indices_from(K)] += self.noise
+        K[np.diag_indices_from(K)] += self.alpha
         L = np.linalg.cholesky(K)
-        alpha = cho_solve((L, True), self._y)
-        return L, alpha
+        weights = cho_solve((L, True), self._y)  # α = (K + alpha·I)⁻¹ y
+        return L, weights
 
     def _lml(self, length_scale, variance):
         try:
-            L, alpha = self._factor(length_scale, variance)
+            L, weights = self._factor(length_scale, variance)
         except np.linalg.LinAlgError:
             return -np.inf
         n = len(self._y)
-        return float(-0.5 * self._y @ alpha - np.log(np.diag(L)).sum()
+        return float(-0.5 * self._y @ weights - np.log(np.diag(L)).sum()
                      - 0.5 * n * math.log(2 * math.pi))
 
     def fit(self, X, y):
@@ -137,7 +139,7 @@ class GaussianProcessRegressor:
             self.y_mean_ = float(y.mean())
             self.y_std_ = float(y.std()) if y.std() > 0 else 1.0
         self._y = (y - self.y_mean_) / self.y_std_
-        if self.optimizer == "lbfgs":
+        if self.optimizer == "fmin_l_bfgs_b":
             self.length_scale, self.variance = self._fit_hyperparameters()
         self.L_, self.alpha_ = self._factor(self.length_scale, self.variance)
         self.log_marginal_likelihood_value_ = self._lml(self.length_scale, self.variance)
@@ -266,8 +268,8 @@ def _bo_steps(objective, bounds, n_init, n_iter, seed, kernel, xi, n_candidates,
     # 1-D: a dense grid of candidates; d-D: fresh random candidates each iteration
     grid = np.linspace(0, 1, n_candidates)[:, None] if d == 1 else None
     for it in range(1, n_iter + 1):
-        gp = GaussianProcessRegressor(kernel, length_scale=0.2, noise=noise, normalize_y=True,
-                                      optimizer="lbfgs").fit(U, y)
+        gp = GaussianProcessRegressor(kernel, length_scale=0.2, alpha=noise, normalize_y=True,
+                                      optimizer="fmin_l_bfgs_b").fit(U, y)
         cand = grid if grid is not None else rng.uniform(size=(n_candidates, d))
         mean, std = gp.predict(cand, return_std=True)
         ei = expected_improvement(mean, std, y.min(), xi=xi, mode="min")
@@ -286,7 +288,8 @@ def gp_minimize(objective, bounds, n_init=3, n_iter=10, seed=0, kernel="matern52
     """Minimise ``objective(x)`` (x of shape (d,)) within ``bounds`` [(low, high), ...]:
     n_init uniform random points, then n_iter times: fit a GP (``normalize_y``, kernel
     hyperparameters by maximum marginal likelihood, inputs scaled to [0, 1]^d) and evaluate the
-    candidate with the largest expected improvement. n_init + n_iter evaluations in all."""
+    candidate with the largest expected improvement. n_init + n_iter evaluations in all.
+    ``noise``: the GP's alpha (scikit-optimize's name); tiny for a deterministic objective."""
     for _, X, y in _bo_steps(objective, bounds, n_init, n_iter, seed, kernel, xi, n_candidates,
                              noise):
         pass
