@@ -47,20 +47,22 @@ def test_chosen_lr_lies_in_the_stable_range_and_weights_are_restored(seed):
     assert opt.param_groups[0]["lr"] == 0.1
 
 
-def test_weights_and_optimizer_state_are_restored_exactly():
+def test_weights_and_optimizer_state_are_restored_exactly(device):
     """With momentum and a BatchNorm (running statistics are state too), after a first step."""
     X, y, _ = least_squares(0, n=200)
-    model = models.mlp([10, 8, 1], norm="batch", generator=0)
+    model = models.mlp([10, 8, 1], norm="batch", generator=0).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    F.mse_loss(model(torch.from_numpy(X[:20])), torch.from_numpy(y[:20])).backward()
+    x0, y0 = torch.from_numpy(X[:20]).to(device), torch.from_numpy(y[:20]).to(device)
+    F.mse_loss(model(x0), y0).backward()
     opt.step()  # momentum buffers exist now
     before = {k: v.clone() for k, v in model.state_dict().items()}
     buffers = {k: opt.state[p]["momentum_buffer"].clone() for k, p in model.named_parameters()}
     res = lr_range_test(model, F.mse_loss, opt, make_loader(X, y, batch_size=10, seed=0),
-                        start_lr=1e-4, end_lr=1.0)
+                        start_lr=1e-4, end_lr=1.0)  # device: the model's
     assert len(res.lrs) >= 5
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(v.device.type == torch.device(device).type for v in after.values())
     for k, p in model.named_parameters():
         assert torch.equal(opt.state[p]["momentum_buffer"], buffers[k])
     assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["momentum"] == 0.9
