@@ -23,6 +23,8 @@ from scipy import optimize
 from scipy.linalg import cho_solve, solve_triangular
 from scipy.special import erf
 
+from lib.search import check_int
+
 __all__ = [
     "KERNELS",
     "rbf_kernel",
@@ -241,11 +243,6 @@ def _check_bounds(bounds):
     return b
 
 
-def _check_int(name, v, minimum):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-
-
 def _evaluate(objective, x):
     value = float(np.asarray(objective(x)).squeeze())
     if not math.isfinite(value):
@@ -256,8 +253,8 @@ def _evaluate(objective, x):
 def _bo_steps(objective, bounds, n_init, n_iter, seed, kernel, xi, n_candidates, noise):
     """Yield (state, X, y) after each BO iteration; X, y include the new point."""
     b = _check_bounds(bounds)
-    _check_int("n_init", n_init, 1)
-    _check_int("n_iter", n_iter, 0)
+    check_int("n_init", n_init, 1)
+    check_int("n_iter", n_iter, 0)
     if not callable(objective):
         raise TypeError("objective must be callable: objective(x) -> float, x of shape (d,)")
     d = len(b)
@@ -300,7 +297,7 @@ def gp_minimize(objective, bounds, n_init=3, n_iter=10, seed=0, kernel="matern52
 def random_minimize(objective, bounds, n_calls, seed=0) -> OptimizeResult:
     """The baseline: ``n_calls`` points uniform in ``bounds``, the best kept."""
     b = _check_bounds(bounds)
-    _check_int("n_calls", n_calls, 1)
+    check_int("n_calls", n_calls, 1)
     rng = np.random.default_rng(seed)
     X = b[:, 0] + rng.uniform(size=(n_calls, len(b))) * (b[:, 1] - b[:, 0])
     y = np.array([_evaluate(objective, x) for x in X])
@@ -323,7 +320,7 @@ def bo_states(objective, bounds=(0.0, 1.0), n_init=3, n_iter=8, seed=0, kernel="
     b = _check_bounds(bounds)
     if len(b) != 1:
         raise ValueError(f"bo_states is for 1-D objectives: bounds=(low, high), got {bounds!r}")
-    _check_int("grid_size", grid_size, 2)
+    check_int("grid_size", grid_size, 2)
     lo, hi = b[0]
     u_grid = np.linspace(0, 1, grid_size)
     x_grid = lo + u_grid * (hi - lo)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.search import LogUniform, random_configs
+from lib.search import LogUniform, check_int, check_mode, random_configs
 
 __all__ = [
     "halving_schedule",
@@ -28,20 +28,14 @@ __all__ = [
 ]
 
 
-def _check_int(name, v, minimum):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def halving_schedule(n_configs, min_budget=1, eta=3, max_budget=None) -> list[tuple[int, int]]:
     """The rungs [(nᵢ, rᵢ)]: nᵢ = ⌊n / ηⁱ⌋ configs each trained to budget rᵢ = r·ηⁱ, for
     i = 0 … s with s = ⌊log_η n⌋ (the last rung has 1 to η − 1 configs), stopping early at the
     last rung with rᵢ ≤ max_budget."""
-    n = _check_int("n_configs", n_configs, 1)
-    r = _check_int("min_budget", min_budget, 1)
-    eta = _check_int("eta", eta, 2)
-    if max_budget is not None and _check_int("max_budget", max_budget, 1) < r:
+    n = check_int("n_configs", n_configs, 1)
+    r = check_int("min_budget", min_budget, 1)
+    eta = check_int("eta", eta, 2)
+    if max_budget is not None and check_int("max_budget", max_budget, 1) < r:
         raise ValueError(f"max_budget ({max_budget}) must be >= min_budget ({r})")
     rungs, i = [], 0
     while n // eta**i >= 1:
@@ -67,11 +61,6 @@ class HalvingResult:
     resumed_budget: int
 
 
-def _check_mode(mode):
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-
-
 def successive_halving(train: Callable, configs, min_budget=1, eta=3, max_budget=None,
                        mode="max") -> HalvingResult:
     """Run the rungs of `halving_schedule(len(configs), min_budget, eta, max_budget)`: call
@@ -79,7 +68,7 @@ def successive_halving(train: Callable, configs, min_budget=1, eta=3, max_budget
     (mode "max": highest value; ties: the earlier config). ``budget`` is the total number of
     epochs (or steps) the config should have had: a ``train`` that keeps checkpoints trains only
     budget − previous. A NaN value ranks last."""
-    _check_mode(mode)
+    check_mode(mode)
     if not callable(train):
         raise TypeError("train must be callable: train(config, budget) -> value")
     configs = list(configs)

@@ -160,7 +160,12 @@ def test_projection_experiment_random_tries_more_values_and_finds_better():
         assert out["grid_trials"] == k * k and out["grid_distinct_x"] == k
         assert out["random_distinct_x"] == n
         assert out["random_best"] > out["grid_best"]
-    assert search.projection_experiment(9) == search.projection_experiment(9)  # seeded
+        assert out["grid_xy"].shape == (k * k, 2) and out["random_xy"].shape == (n, 2)
+        assert len(np.unique(out["grid_xy"][:, 0])) == k
+        assert 0.1 <= out["peak"] <= 0.9
+    a, b = search.projection_experiment(9), search.projection_experiment(9)
+    assert a["random_best_all"] == b["random_best_all"]  # seeded
+    np.testing.assert_array_equal(a["random_xy"], b["random_xy"])
     start = time.perf_counter()
     for _ in range(5):
         search.projection_experiment(100)
