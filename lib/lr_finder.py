@@ -93,12 +93,13 @@ def _steepest(lrs, losses, i_min, skip_start, window):
     (ℓᵢ − ℓᵢ₋ₖ) / (log₁₀ lrᵢ − log₁₀ lrᵢ₋ₖ) over k steps = ``window`` decades, for the steps
     between skip_start and the minimum i_min; placed at the window's (geometric) middle."""
     log_lr = np.log10(lrs)
-    per_step = (log_lr[-1] - log_lr[0]) / max(len(lrs) - 1, 1)
-    k = int(min(max(1, round(window / per_step)), max(i_min, 1)))
-    ends = np.arange(max(k, min(skip_start + k, i_min)), max(i_min, k) + 1)
-    slope = (losses[ends] - losses[ends - k]) / (log_lr[ends] - log_lr[ends - k])
-    i = int(ends[int(np.argmin(slope))])
-    return float(10 ** ((log_lr[i] + log_lr[i - k]) / 2))
+    per_step = (log_lr[-1] - log_lr[0]) / (len(lrs) - 1)
+    k = max(1, min(round(window / per_step), i_min))  # steps per window, within the descent
+    first = min(skip_start, max(i_min - k, 0))  # the earliest window start kept
+    starts = np.arange(first, max(i_min - k, first) + 1)
+    slope = (losses[starts + k] - losses[starts]) / (log_lr[starts + k] - log_lr[starts])
+    j = int(starts[int(np.argmin(slope))])
+    return float(10 ** ((log_lr[j] + log_lr[j + k]) / 2))
 
 
 def lr_range_test(model, loss_fn, optimizer, train_data, start_lr=1e-7, end_lr=10.0,
@@ -112,6 +113,8 @@ def lr_range_test(model, loss_fn, optimizer, train_data, start_lr=1e-7, end_lr=1
     loss is already close to divergence, a tenth of it is safe) and "steepest" = lr_steepest
     (fastai's ``lr_steep``: the loss falls fastest there; it is noisier). ``suggestion`` is the
     one named by ``rule`` (default "min/10", the more conservative); both are always returned.
+    ``smooth`` = β: the average spans ~1/(1 − β) steps (50 for fastai's 0.98), so the smoothed
+    curve lags the raw loss; a sweep of a few hundred steps keeps the lag short.
     The slope is measured over ``window`` decades of lr (one step's change is mostly batch
     noise) and ignores the first ``skip_start`` steps (an average of a few batches is noisy).
     """

@@ -265,16 +265,15 @@ def _zoom(dist, center, zoom):
     if isinstance(dist, Categorical):
         return Categorical([center])
     log = isinstance(dist, LogUniform) or (isinstance(dist, IntUniform) and dist.log)
-    f, inv = (math.log, math.exp) if log else ((lambda v: v), (lambda v: v))
-    lo, hi, c = f(dist.low), f(dist.high), f(center)
-    half = zoom * (hi - lo) / 2
-    lo_new = min(max(c - half, lo), hi - 2 * half)
-    hi_new = lo_new + 2 * half
+    scale, unscale = (math.log, math.exp) if log else ((lambda v: v), (lambda v: v))
+    lo, hi, c = scale(dist.low), scale(dist.high), scale(center)
+    width = zoom * (hi - lo)
+    new_lo = min(max(c - width / 2, lo), hi - width)  # slid back inside [lo, hi]
+    new_lo, new_hi = unscale(new_lo), unscale(new_lo + width)
     if isinstance(dist, IntUniform):
-        a = max(dist.low, math.floor(inv(lo_new)))
-        b = min(dist.high, math.ceil(inv(hi_new)))
+        a, b = max(dist.low, math.floor(new_lo)), min(dist.high, math.ceil(new_hi))
         return IntUniform(a, b, log=dist.log) if a < b else Categorical([a])
-    return type(dist)(inv(lo_new), inv(hi_new))
+    return type(dist)(new_lo, new_hi)
 
 
 def coarse_to_fine(objective, space, n_coarse, n_fine, rng, zoom=0.25, mode="max") -> SearchResult:
