@@ -6,6 +6,7 @@ record the smoothed loss, stop when it explodes, put the model back as it was, p
                            make_loader(x, y, batch_size=64, seed=0))
     result.suggestion            # min/10 rule; result.lr_min / 10, result.lr_steepest
     plt.semilogx(result.lrs, result.losses)
+    result = spec_range_test(spec, data)  # a lib.experiments.RunSpec and its data
 
 It runs `lib.train.fit` for one epoch with the `LRRangeTest` callback, so the model, loss,
 optimizer and loader are the same objects as for any other run.
@@ -18,10 +19,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from lib.train import Callback, fit
 
-__all__ = ["LRRangeTest", "LRFinderResult", "lr_range_test", "RULES"]
+__all__ = ["LRRangeTest", "LRFinderResult", "lr_range_test", "spec_range_test", "RULES"]
 
 RULES = ("min/10", "steepest")
 
@@ -169,3 +171,19 @@ def lr_range_test(model, loss_fn, optimizer, train_data, start_lr=1e-7, end_lr=1
     return LRFinderResult(lrs=lrs, losses=losses, raw_losses=np.array(finder.raw_losses),
                           lr_min=lr_min, lr_steepest=lr_steepest, suggestion=suggestion,
                           rule=rule, stopped=stopped)
+
+
+def spec_range_test(spec, data, **kwargs) -> LRFinderResult:
+    """`lr_range_test` for a `lib.experiments.RunSpec` on ``data`` (x_train, y_train): the model,
+    optimizer, loss and shuffled loader built as `lib.experiments.run` builds them (same seed),
+    one pass of the training set. ``kwargs`` go to `lr_range_test`."""
+    from lib.data import make_loader
+    from lib.experiments import RunSpec
+
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"spec must be a lib.experiments.RunSpec, got {type(spec).__name__}")
+    model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
+    optimizer = spec.optimizer(model.parameters())
+    loader = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size, seed=spec.seed)
+    kwargs.setdefault("device", "cpu")
+    return lr_range_test(model, spec.loss, optimizer, loader, **kwargs)

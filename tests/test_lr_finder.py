@@ -114,3 +114,18 @@ def test_lr_range_test_bad_input():
         other = torch.optim.SGD(models.mlp([10, 1]).parameters(), lr=0.1)
         lr_range_test(model, F.mse_loss, other, loader)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_range_test_of_a_run_spec_on_fashion_mnist():
+    """The chapter's objective: lr_min sits below the lr where one epoch's accuracy collapses."""
+    from lib import tuning
+    from lib.data import fashion_mnist
+    from lib.lr_finder import spec_range_test
+
+    data = fashion_mnist(n_train=1000, n_val=1, n_test=1, tensors=True)
+    spec = tuning.config_spec({"lr": 0.01, "momentum": 0.0, "batch_size": 8}, seed=0)
+    res = spec_range_test(spec, data, start_lr=1e-5, end_lr=10.0)
+    assert res.stopped.startswith("loss > 4.0 x best")
+    assert 0.01 < res.lr_min < 2.0 and res.suggestion == res.lr_min / 10
+    with pytest.raises(TypeError, match="RunSpec"):
+        spec_range_test({"lr": 0.1}, data)
