@@ -1,6 +1,8 @@
 """lib.tuning: the Fashion-MNIST objective (deterministic, a RunSpec) and the seeded optuna study
 (pruning, resuming from SQLite), the latter on a synthetic objective so it stays fast."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -66,12 +68,13 @@ def test_study_is_seeded_prunes_and_finds_a_good_lr():
 
 def test_study_resumes_from_sqlite(tmp_path):
     pytest.importorskip("optuna")
-    first = tuning.run_study(synthetic, SPACE, n_trials=3, seed=1, storage_dir=tmp_path,
+    short = functools.partial(synthetic, epochs=2)  # every report is a database write
+    first = tuning.run_study(short, SPACE, n_trials=3, seed=1, storage_dir=tmp_path,
                              study_name="resume", pruner="successive_halving")
     assert (tmp_path / "resume.db").exists()
     assert first.n_total == 3
     first_params = [t.params for t in first.study.trials]
-    second = tuning.run_study(synthetic, SPACE, n_trials=2, seed=1, storage_dir=tmp_path,
+    second = tuning.run_study(short, SPACE, n_trials=2, seed=1, storage_dir=tmp_path,
                               study_name="resume", pruner="successive_halving")
     assert second.n_total == 5 and second.n_complete + second.n_pruned == 2
     assert [t.params for t in second.study.trials[:3]] == first_params
