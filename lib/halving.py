@@ -65,7 +65,7 @@ def successive_halving(train: Callable, configs, min_budget=1, eta=3, max_budget
                        mode="max") -> HalvingResult:
     """Run the rungs of `halving_schedule(len(configs), min_budget, eta, max_budget)`: call
     ``train(config, budget) -> value`` for every config still in, then keep the ⌊nᵢ/η⌋ best
-    (mode "max": highest value; ties: the earlier config). ``budget`` is the total number of
+    (mode "max": highest value; ties keep their order). ``budget`` is the total number of
     epochs (or steps) the config should have had: a ``train`` that keeps checkpoints trains only
     budget − previous. A NaN value ranks last."""
     check_mode(mode)
@@ -85,13 +85,10 @@ def successive_halving(train: Callable, configs, min_budget=1, eta=3, max_budget
         score = np.where(np.isnan(values), -np.inf if mode == "max" else np.inf, values)
         order = np.argsort(-score if mode == "max" else score, kind="stable")
         alive = [alive[j] for j in order]  # best first; the next rung keeps its n_{i+1}
-    last = rungs[-1]
-    values = np.array(last["values"])
-    j = int(np.nanargmax(values) if mode == "max" else np.nanargmin(values))
     return HalvingResult(
         rungs=rungs,
-        best_config=last["configs"][j],
-        best_value=float(values[j]),
+        best_config=configs[alive[0]],  # the best of the last rung
+        best_value=float(values[order[0]]),
         n_evaluations=sum(n for n, _ in schedule),
         total_budget=sum(n * r for n, r in schedule),
         resumed_budget=resumed,

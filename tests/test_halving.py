@@ -67,6 +67,8 @@ def test_mode_min_and_failed_evaluations():
     # a NaN value ranks last, in both modes
     nan_best = lambda c, b: math.nan if c["x"] == 8 else c["x"]
     assert halving.successive_halving(nan_best, configs, mode="max").best_config == {"x": 7.0}
+    all_nan = halving.successive_halving(lambda c, b: math.nan, configs)
+    assert all_nan.best_config == {"x": 0.0} and math.isnan(all_nan.best_value)
 
 
 def test_synthetic_curves_rise_and_keep_their_order():
