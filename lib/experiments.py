@@ -20,14 +20,17 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from lib.data import make_loader
 from lib.numpy_ref import schedules as sched
+from lib.numpy_ref.optim import SGD
 from lib.train import History, LRScheduler, fit
 
-__all__ = ["RunSpec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule"]
+__all__ = ["RunSpec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule",
+           "schedule_lrs", "schedule_momenta"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,3 +127,33 @@ def make_schedule(name: str, optimizer, epochs: int, steps_per_epoch: int):
         lr = optimizer.param_groups[0]["lr"]
         return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total), "step"
     raise ValueError(f"unknown schedule {name!r}; choose one of {list(SCHEDULES)}")
+
+
+def _schedule_trace(key, name, epochs, steps_per_epoch, lr, momentum):
+    """The optimizer's param_groups[0][key] at every step under schedule ``name``, the scheduler
+    stepped in the order `lib.train.fit` steps it (`LRScheduler`: after each step or epoch)."""
+    opt = SGD({"w": np.zeros(1)}, lr=lr, momentum=momentum)
+    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
+    out = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            out.append(opt.param_groups[0][key])
+            if interval == "step":
+                scheduler.step()
+        if interval == "epoch":
+            scheduler.step()
+    return np.array(out)
+
+
+def schedule_lrs(name: str, epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1,
+                 momentum: float = 0.9) -> np.ndarray:
+    """The lr each optimizer step uses under schedule ``name`` (what History.step_lr records)."""
+    return _schedule_trace("lr", name, epochs, steps_per_epoch, lr, momentum)
+
+
+def schedule_momenta(name: str, epochs: int = 20, steps_per_epoch: int = 50,
+                     momentum: float = 0.9) -> np.ndarray:
+    """The momentum each optimizer step uses under schedule ``name``: constant except for
+    one_cycle, whose OneCycleLR (cycle_momentum=True, PyTorch's default) moves it from 0.95 down
+    to 0.85 while the lr rises, and back up while the lr falls."""
+    return _schedule_trace("momentum", name, epochs, steps_per_epoch, 0.1, momentum)
