@@ -6,11 +6,11 @@
     history = run(spec, data.fashion_mnist(n_train=5000, n_val=2000))
     histories = run_grid({"lr 0.1": spec, "lr 0.01": replace(spec, optimizer=...)}, prepared)
 
-`run` builds, in this order: the model from ``spec.model(generator=Generator(seed))``, the optimizer
-from ``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
-steps_per_epoch)`` (a ``(scheduler, interval)`` pair for `lib.train.LRScheduler`), the callbacks
-from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``; then
-calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's named
+`fit_spec` (and `run`, which keeps only its History) builds, in this order: the model from
+``spec.model(generator=Generator(seed))``, the optimizer from ``spec.optimizer(model.parameters())``,
+the schedule from ``spec.schedule(optimizer, epochs, steps_per_epoch)`` (a ``(scheduler,
+interval)`` pair for `lib.train.LRScheduler`), the callbacks from ``spec.callbacks()`` (fresh
+objects for every run), and the shuffled loader from ``seed``; then calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's named
 schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
 """
 
@@ -29,7 +29,7 @@ from lib.numpy_ref import schedules as sched
 from lib.numpy_ref.optim import SGD
 from lib.train import History, LRScheduler, fit
 
-__all__ = ["RunSpec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule",
+__all__ = ["RunSpec", "fit_spec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule",
            "schedule_lrs", "schedule_momenta"]
 
 
@@ -64,14 +64,18 @@ class RunSpec:
                 raise ValueError(f"RunSpec.{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def run(spec: RunSpec, data, device="cpu") -> History:
+def fit_spec(spec: RunSpec, data, device="cpu", train_loader=None):
     """Train one spec on ``data`` (a `lib.data.Prepared`: x_train, y_train, x_val, y_val) and
-    return its History (divergence is recorded in it, not raised)."""
+    return (trained model, History); divergence is recorded in the History, not raised.
+    train_loader: None for the spec's seeded shuffled batches, or another iterable of (x, y)
+    batches of the same training set (e.g. `lib.augment.AugmentedLoader`)."""
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
     model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
     optimizer = spec.optimizer(model.parameters())
-    train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size, seed=spec.seed)
+    if train_loader is None:
+        train_loader = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
+                                   seed=spec.seed)
     val = None
     if getattr(data, "x_val", None) is not None:
         val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
@@ -80,8 +84,14 @@ def run(spec: RunSpec, data, device="cpu") -> History:
         steps_per_epoch = math.ceil(len(data.y_train) / spec.batch_size)
         scheduler, interval = spec.schedule(optimizer, spec.epochs, steps_per_epoch)
         callbacks.append(LRScheduler(scheduler, interval=interval))
-    return fit(model, spec.loss, optimizer, train, val, epochs=spec.epochs, callbacks=callbacks,
-               device=device, progress=False)
+    history = fit(model, spec.loss, optimizer, train_loader, val, epochs=spec.epochs,
+                  callbacks=callbacks, device=device, progress=False)
+    return model, history
+
+
+def run(spec: RunSpec, data, device="cpu") -> History:
+    """The History of `fit_spec` (the trained model is dropped)."""
+    return fit_spec(spec, data, device=device)[1]
 
 
 def run_grid(specs: dict, data, device="cpu") -> dict:

@@ -10,6 +10,7 @@ from lib import data, models
 from lib.experiments import (
     SCHEDULES,
     RunSpec,
+    fit_spec,
     make_schedule,
     run,
     run_grid,
@@ -52,6 +53,18 @@ def test_schedule_and_fresh_callbacks(small):
 
     run_grid({"a": spec(callbacks=callbacks), "b": spec(callbacks=callbacks)}, small)
     assert len(made) == 2 and made[0] is not made[1]
+
+
+def test_fit_spec_returns_the_trained_model_and_takes_another_loader(small):
+    model, h = fit_spec(spec(epochs=1), small)
+    assert h.step_loss == run(spec(epochs=1), small).step_loss
+    x_val = torch.from_numpy(small.x_val)
+    acc = (model(x_val).argmax(1).numpy() == small.y_val).mean()
+    assert acc == pytest.approx(h.epoch["val_acc"][-1], abs=1e-9)  # the model after the run
+    reversed_batches = data.make_loader(small.x_train[::-1].copy(), small.y_train[::-1].copy(),
+                                        batch_size=64, shuffle=False)
+    _, other = fit_spec(spec(epochs=1), small, train_loader=reversed_batches)
+    assert len(other.step_loss) == 8 and other.step_loss != h.step_loss
 
 
 def test_divergence_is_a_result(small):
