@@ -7,11 +7,12 @@
     histories = run_grid({"lr 0.1": spec, "lr 0.01": replace(spec, optimizer=...)}, prepared)
 
 `fit_spec` (and `run`, which keeps only its History) builds, in this order: the model from
-``spec.model(generator=Generator(seed))``, the optimizer from ``spec.optimizer(model.parameters())``,
-the schedule from ``spec.schedule(optimizer, epochs, steps_per_epoch)`` (a ``(scheduler,
-interval)`` pair for `lib.train.LRScheduler`), the callbacks from ``spec.callbacks()`` (fresh
-objects for every run), and the shuffled loader from ``seed``; then calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's named
-schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
+``spec.model(generator=Generator(seed))``, the optimizer from
+``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
+steps_per_epoch)`` (a ``(scheduler, interval)`` pair for `lib.train.LRScheduler`), the callbacks
+from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``;
+then calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's
+named schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
 """
 
 from __future__ import annotations
