@@ -121,6 +121,8 @@ def test_optimizer_specs_lib_optimizers_reproduce_torch_optim():
         np.testing.assert_allclose(a[k].step_loss, b[k].step_loss, rtol=1e-5)
     with pytest.raises(ValueError, match="impl must be 'torch' or 'lib', got 'jax'"):
         L.optimizer_specs(base, configs, impl="jax")
+    with pytest.raises(ValueError, match=r"torch.optim lacks: \{'x': 'Adamax2'\}"):
+        L.optimizer_specs(base, {"x": ("Adamax2", {})})
 
 
 def test_figure_functions_return_figures():

@@ -642,6 +642,9 @@ def optimizer_specs(spec: RunSpec, configs=TORCH_OPTIMIZERS, impl="torch") -> di
     if impl not in ("torch", "lib"):
         raise ValueError(f"impl must be 'torch' or 'lib', got {impl!r}")
     source = torch.optim if impl == "torch" else lib_optim
+    unknown = {name: cls for name, (cls, _) in configs.items() if not hasattr(source, cls)}
+    if unknown:
+        raise ValueError(f"configs name optimizer classes that {source.__name__} lacks: {unknown}")
     return {name: replace(spec, optimizer=partial(getattr(source, cls_name), **kwargs))
             for name, (cls_name, kwargs) in configs.items()}
 
