@@ -447,7 +447,7 @@ def test_gradient_clipping_refuses_bad_norm_type(norm_type):
 
 
 def test_diverged_at_counts_the_same_in_fit_and_train_numpy():
-    """Both loops return a History; diverged_at = k when the k-th step's loss is NaN (steps counted from 1)."""
+    """Both loops return a History; diverged_at = k when the k-th step's loss is NaN (1-based)."""
     import numpy as np
 
     from lib.numpy_ref.losses import mse_loss

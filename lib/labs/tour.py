@@ -37,9 +37,9 @@ def _train_toy_mlp(dataset, hidden, lr, epochs, seed):
 def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
     """Train Linear(2, hidden) → ReLU → Linear(hidden, C) with full-batch SGD on a toy set.
 
-    Returns (model, x, y, history), history the `lib.history.History` of `train_numpy`. The training is cached
-    (the same arguments train once), and every call returns fresh deep copies: changing the
-    returned model, arrays or history never changes a later call's result.
+    Returns (model, x, y, history), history the `History` of `train_numpy`. The training is
+    cached (the same arguments train once), and every call returns fresh deep copies: changing
+    the returned model, arrays or history never changes a later call's result.
     """
     return copy.deepcopy(_train_toy_mlp(dataset, hidden, lr, epochs, seed))
 

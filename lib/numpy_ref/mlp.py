@@ -72,7 +72,7 @@ def make_mlp(
 
 
 def _evaluate(model, x, y, loss_fn, batch_size):
-    """(loss, accuracy) in eval mode over all of x; accuracy is None for other losses than CE/BCE."""
+    """(loss, accuracy) in eval mode over all of x; accuracy None for other losses than CE/BCE."""
     was_training = model.training
     model.eval()
     out = np.concatenate([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -104,13 +104,13 @@ def train_numpy(
     """Mini-batch training: each epoch shuffles with ``rng`` and, per batch, runs forward, loss,
     backward and ``optimizer.step(model.grads)``.
 
-    ``penalty`` is a function params -> (value, grads) R(θ), e.g. ``lambda p: l2_penalty(p, 1e-3)``:
-    each step minimises J(θ) = loss + R(θ), so ∇J = ∇loss + ∇R.
+    ``penalty``: a function params -> (value, grads) of R(θ), e.g.
+    ``lambda p: l2_penalty(p, 1e-3)``; each step minimises J(θ) = loss + R(θ), so ∇J = ∇loss + ∇R.
     Returns the `History` that `lib.train.fit` returns: ``step_loss`` (J, penalty included) and
-    ``step_lr`` per step; per epoch ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, measured
-    in eval mode after the epoch without the penalty (accuracy None for losses other than
-    cross-entropy and BCE, val_* None without validation data); ``diverged_at``: None or the step
-    whose loss was NaN/inf, counted from 1 (the run stops there: ``len(step_loss) == diverged_at``).
+    ``step_lr`` per step; per epoch ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
+    measured in eval mode after the epoch without the penalty (accuracy None for losses other
+    than cross-entropy and BCE, val_* None without validation data); ``diverged_at``: None or the
+    step whose loss was NaN/inf, counted from 1 (the run stops there: len(step_loss) == it).
     Divergence stops training; it never raises.
     """
     rng = check_rng(rng, "train_numpy")
