@@ -74,6 +74,7 @@ def run_optimizer(
     seed: int = 0,
     clip_norm: float | None = None,
     batch_size: int | None = None,
+    schedule=None,
     **hyper,
 ) -> dict:
     """Run optimizer ``name`` on a 2-D surface for ``steps`` steps: θ_t = step(θ_{t−1}, g_t),
@@ -82,7 +83,9 @@ def run_optimizer(
     grad_noise: std σ of Gaussian noise added to each gradient, g + σ·N(0, I) (a stand-in for
     mini-batch noise, drawn from ``seed``); batch_size: g_t = ``surface.batch_grad(θ, idx)``,
     the gradient over ``batch_size`` of its ``surface.n`` examples drawn with replacement (from
-    ``seed``); clip_norm: clip each gradient to this norm first.
+    ``seed``); clip_norm: clip each gradient to this norm first; schedule: a function optimizer
+    -> lr scheduler of `lib.numpy_ref.schedules` (e.g. ``lambda opt: MultiStepLR(opt, [20])``),
+    stepped after every optimizer step.
     Returns {"xy": (T + 1, 2) positions, "loss": (T + 1,) values f(θ_t), "diverged_at": the
     step (1-based) where |x| or |y| passed DIVERGED or became NaN (the run stops there), or None}.
     """
@@ -94,6 +97,7 @@ def run_optimizer(
         raise ValueError(f"start must be a point (x, y), got shape {xy.shape}")
     params = {"xy": xy}
     opt = make_optimizer(name, params, lr, **hyper)
+    scheduler = None if schedule is None else schedule(opt)
     if batch_size is not None:
         _check_steps(batch_size, "batch_size")
         if not hasattr(surface, "batch_grad"):
@@ -112,6 +116,8 @@ def run_optimizer(
         if clip_norm is not None:
             clip_grad_norm(grads, clip_norm)
         opt.step(grads)
+        if scheduler is not None:
+            scheduler.step()
         if not (abs(xy[0]) < DIVERGED and abs(xy[1]) < DIVERGED):  # also catches NaN
             diverged_at = t
             break

@@ -78,3 +78,15 @@ def test_bad_input_is_named():
         run_optimizer(q, "SGD", lr=0.1, batch_size=4)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         run_optimizer(LeastSquares2D(), "SGD", lr=0.1, batch_size=0)
+
+
+def test_schedule_is_stepped_after_every_step():
+    from lib.numpy_ref.schedules import MultiStepLR
+
+    q = get_surface("quadratic", condition_number=10)
+    drop = lambda opt: MultiStepLR(opt, milestones=[3], gamma=0.1)  # noqa: E731
+    dropped = run_optimizer(q, "SGD", 0.05, steps=4, schedule=drop)["xy"]
+    plain = run_optimizer(q, "SGD", 0.05, steps=4)["xy"]
+    np.testing.assert_array_equal(dropped[:4], plain[:4])  # steps 1-3 at lr 0.05
+    step4 = plain[3] - 0.005 * q.grad(plain[3])  # step 4 at lr 0.005
+    np.testing.assert_allclose(dropped[4], step4, rtol=1e-15)

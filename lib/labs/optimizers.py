@@ -292,22 +292,12 @@ def rates_figure(rates: dict):
 def momentum_forms_with_lr_drop(
     surface: Surface, lr: float, momentum: float, steps: int, drop_at: int, factor: float = 0.1
 ) -> dict:
-    """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` at ``drop_at``.
-
-    Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths. Until the drop they coincide.
-    """
-    paths = {}
-    for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)")):
-        xy = np.array(surface.start, dtype=np.float64)
-        opt = make_optimizer(name, {"xy": xy}, lr, momentum=momentum)
-        path = [xy.copy()]
-        for t in range(steps):
-            if t == drop_at:
-                opt.param_groups[0]["lr"] = lr * factor
-            opt.step({"xy": surface.grad(xy)})
-            path.append(xy.copy())
-        paths[key] = np.array(path)
-    return paths
+    """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` after step
+    ``drop_at``. Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths; until the drop they
+    coincide."""
+    drop = lambda opt: sched.MultiStepLR(opt, milestones=[drop_at], gamma=factor)
+    return {key: run_optimizer(surface, name, lr, steps, schedule=drop, momentum=momentum)["xy"]
+            for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)"))}
 
 
 # ----------------------------------------------------------------------------- Adagrad / RMSprop
