@@ -6,12 +6,13 @@
     history = run(spec, data.fashion_mnist(n_train=5000, n_val=2000))
     histories = run_grid({"lr 0.1": spec, "lr 0.01": replace(spec, optimizer=...)}, prepared)
 
-`run` builds, in this order: the model from ``spec.model(generator=Generator(seed))``, the optimizer
-from ``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
+`fit_spec` (and `run`, which keeps only its History) builds, in this order: the model from
+``spec.model(generator=Generator(seed))``, the optimizer from
+``spec.optimizer(model.parameters())``, the schedule from ``spec.schedule(optimizer, epochs,
 steps_per_epoch)`` (a ``(scheduler, interval)`` pair for `lib.train.LRScheduler`), the callbacks
-from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``; then
-calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's named
-schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
+from ``spec.callbacks()`` (fresh objects for every run), and the shuffled loader from ``seed``;
+then calls `lib.train.fit`. A search (chapter 06) or a seed sweep is a list of specs. The book's
+named schedules are ready-made ``RunSpec.schedule`` factories: ``partial(make_schedule, "cosine")``.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from lib.data import make_loader
 from lib.numpy_ref import schedules as sched
+from lib.numpy_ref.optim import SGD
 from lib.train import History, LRScheduler, fit
 
-__all__ = ["RunSpec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule"]
+__all__ = ["RunSpec", "fit_spec", "run", "run_grid", "with_seeds", "SCHEDULES", "make_schedule",
+           "schedule_lrs", "schedule_momenta"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +65,18 @@ class RunSpec:
                 raise ValueError(f"RunSpec.{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def run(spec: RunSpec, data, device="cpu") -> History:
+def fit_spec(spec: RunSpec, data, device="cpu", train_loader=None):
     """Train one spec on ``data`` (a `lib.data.Prepared`: x_train, y_train, x_val, y_val) and
-    return its History (divergence is recorded in it, not raised)."""
+    return (trained model, History); divergence is recorded in the History, not raised.
+    train_loader: None for the spec's seeded shuffled batches, or another iterable of (x, y)
+    batches of the same training set (e.g. `lib.augment.AugmentedLoader`)."""
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
     model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
     optimizer = spec.optimizer(model.parameters())
-    train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size, seed=spec.seed)
+    if train_loader is None:
+        train_loader = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
+                                   seed=spec.seed)
     val = None
     if getattr(data, "x_val", None) is not None:
         val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
@@ -77,8 +85,14 @@ def run(spec: RunSpec, data, device="cpu") -> History:
         steps_per_epoch = math.ceil(len(data.y_train) / spec.batch_size)
         scheduler, interval = spec.schedule(optimizer, spec.epochs, steps_per_epoch)
         callbacks.append(LRScheduler(scheduler, interval=interval))
-    return fit(model, spec.loss, optimizer, train, val, epochs=spec.epochs, callbacks=callbacks,
-               device=device, progress=False)
+    history = fit(model, spec.loss, optimizer, train_loader, val, epochs=spec.epochs,
+                  callbacks=callbacks, device=device, progress=False)
+    return model, history
+
+
+def run(spec: RunSpec, data, device="cpu") -> History:
+    """The History of `fit_spec` (the trained model is dropped)."""
+    return fit_spec(spec, data, device=device)[1]
 
 
 def run_grid(specs: dict, data, device="cpu") -> dict:
@@ -124,3 +138,33 @@ def make_schedule(name: str, optimizer, epochs: int, steps_per_epoch: int):
         lr = optimizer.param_groups[0]["lr"]
         return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=total), "step"
     raise ValueError(f"unknown schedule {name!r}; choose one of {list(SCHEDULES)}")
+
+
+def _schedule_trace(key, name, epochs, steps_per_epoch, lr, momentum):
+    """The optimizer's param_groups[0][key] at every step under schedule ``name``, the scheduler
+    stepped in the order `lib.train.fit` steps it (`LRScheduler`: after each step or epoch)."""
+    opt = SGD({"w": np.zeros(1)}, lr=lr, momentum=momentum)
+    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
+    out = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            out.append(opt.param_groups[0][key])
+            if interval == "step":
+                scheduler.step()
+        if interval == "epoch":
+            scheduler.step()
+    return np.array(out)
+
+
+def schedule_lrs(name: str, epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1,
+                 momentum: float = 0.9) -> np.ndarray:
+    """The lr each optimizer step uses under schedule ``name`` (what History.step_lr records)."""
+    return _schedule_trace("lr", name, epochs, steps_per_epoch, lr, momentum)
+
+
+def schedule_momenta(name: str, epochs: int = 20, steps_per_epoch: int = 50,
+                     momentum: float = 0.9) -> np.ndarray:
+    """The momentum each optimizer step uses under schedule ``name``: constant except for
+    one_cycle, whose OneCycleLR (cycle_momentum=True, PyTorch's default) moves it from 0.95 down
+    to 0.85 while the lr rises, and back up while the lr falls."""
+    return _schedule_trace("momentum", name, epochs, steps_per_epoch, 0.1, momentum)

@@ -17,10 +17,12 @@ import math
 import torch
 from torch import nn
 
+from lib.numpy_ref.module import is_real
 from lib.torch_impl import init as tinit
+from lib.torch_impl.activations import Maxout
 
-__all__ = ["ACTIVATIONS", "INITS", "NORMS", "activation_layer", "mlp", "cnn", "resnet",
-           "BasicBlock", "as_generator", "init_weights_"]
+__all__ = ["ACTIVATIONS", "INITS", "NORMS", "MAXOUT_PIECES", "activation_layer", "mlp", "cnn",
+           "resnet", "BasicBlock", "as_generator", "init_weights_"]
 
 # name -> torch.nn class (PyTorch's defaults: LeakyReLU slope 0.01, PReLU a = 0.25, ELU α = 1)
 ACTIVATIONS = {
@@ -52,6 +54,7 @@ NORMS = {
     "group": "GroupNorm: per example over groups of channels",
 }
 GROUPS = 4  # channels per GroupNorm group = C / GROUPS (Wu & He 2018 use 32 groups for C ≥ 64)
+MAXOUT_PIECES = 2  # affine pieces per unit of mlp(activation="maxout")
 
 
 def _choice(kind, value, table):
@@ -101,7 +104,8 @@ def _norm_layer(norm, features, image):
 
 @torch.no_grad()
 def init_weights_(model: nn.Module, init: str = "default", generator=0) -> nn.Module:
-    """Re-draw every Linear/Conv2d weight (and bias) of ``model`` in place from ``generator``.
+    """Re-draw every Linear/Conv2d/Maxout weight (and bias) of ``model`` in place from
+    ``generator``.
 
     "default" reproduces PyTorch's own rule (kaiming_uniform_ with a = √5, i.e. U(±1/√fan_in),
     and the bias U(±1/√fan_in)); the others set biases to 0. Norm layers keep γ = 1, β = 0.
@@ -109,7 +113,7 @@ def init_weights_(model: nn.Module, init: str = "default", generator=0) -> nn.Mo
     _choice("init", init, INITS)
     generator = as_generator(generator)
     for m in model.modules():
-        if not isinstance(m, (nn.Linear, nn.Conv2d)):
+        if not isinstance(m, (nn.Linear, nn.Conv2d, Maxout)):
             continue
         w = m.weight
         if init == "default":
@@ -140,32 +144,54 @@ def _build(make, init, generator):
     return init_weights_(model, init, generator)
 
 
-def mlp(sizes, activation="relu", init="default", norm=None, dropout=0.0, generator=0):
+def mlp(sizes, activation="relu", init="default", norm=None, dropout=0.0, generator=0, *,
+        hidden_bias=None, gain=1.0):
     """Linear(sizes[0]→sizes[1]) → [norm] → activation → [Dropout(p)] → … → Linear(→sizes[-1]).
 
     sizes: [in, hidden…, out] (at least 2 entries). The last Linear has no norm/activation/dropout.
     A bias right before a BatchNorm is redundant (BN subtracts the batch mean), so it is dropped.
+    activation="maxout": each hidden Linear + activation is one `lib.torch_impl` Maxout layer,
+    y_j = max_k (x·w_jkᵀ + b_jk) over MAXOUT_PIECES pieces (Goodfellow et al., 2013).
+    hidden_bias: if given, every hidden layer's bias starts at this constant (e.g. 0.01).
+    gain: every weight is multiplied by it after the init, W ← gain·W (gain=3: too large).
     """
     sizes = _positive_ints("sizes", sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least [in, out], got {list(sizes)}")
-    _choice("activation", activation, ACTIVATIONS)
+    _choice("activation", activation, {**ACTIVATIONS, "maxout": Maxout})
     _choice("norm", norm, NORMS)
     _check_dropout(dropout)
+    if hidden_bias is not None and (not is_real(hidden_bias) or norm == "batch"):
+        raise ValueError(f"hidden_bias must be None or a real number, and needs norm != 'batch' "
+                         f"(no bias before BatchNorm); got {hidden_bias!r} with norm={norm!r}")
+    if not is_real(gain) or not gain > 0:
+        raise ValueError(f"gain must be a real number > 0, got {gain!r}")
 
     def make():
         layers = []
         for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1], strict=True):
-            layers.append(nn.Linear(fan_in, fan_out, bias=norm != "batch"))
+            if activation == "maxout":
+                layers.append(Maxout(fan_in, fan_out, pieces=MAXOUT_PIECES))
+            else:
+                layers.append(nn.Linear(fan_in, fan_out, bias=norm != "batch"))
             if norm is not None:
                 layers.append(_norm_layer(norm, fan_out, image=False))
-            layers.append(activation_layer(activation))
+            if activation != "maxout":
+                layers.append(activation_layer(activation))
             if dropout:
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-2], sizes[-1]))
         return nn.Sequential(*layers)
 
-    return _build(make, init, generator)
+    model = _build(make, init, generator)
+    with torch.no_grad():
+        weighted = [m for m in model if isinstance(m, (nn.Linear, Maxout))]
+        for m in weighted:
+            m.weight.mul_(gain)
+        for m in weighted[:-1]:
+            if hidden_bias is not None:
+                m.bias.fill_(hidden_bias)
+    return model
 
 
 def _conv_unit(c_in, c_out, activation, norm, stride=1):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from lib.history import EPOCH_KEYS, History, check_mode
 from lib.numpy_ref.module import is_real
 from lib.numpy_ref.optim import check_norm_type
 
@@ -28,64 +29,6 @@ __all__ = [
     "LayerStats",
     "fit",
 ]
-
-EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
-
-
-@dataclass
-class History:
-    """What a run recorded.
-
-    step_loss, step_lr: the loss of each optimizer step and the lr it used (step k is index k-1).
-    grad_norm: the pre-clip total gradient norm of each step (filled by `GradientClipping`).
-    epoch: per-key lists, one entry per completed epoch: "epoch", "step" (the global step at the
-    epoch's end), "train_loss", "train_acc", "val_loss", "val_acc" (None where not computed).
-    layer_stats: {layer name: {"step", "act_mean", "act_std", "grad_norm", "grad_std": lists}}.
-    events: what happened ("diverged at step 37", "early stop at epoch 5; ...").
-    diverged_at: the step whose loss was NaN/inf (1-based; for a NaN/inf val_loss, the last step
-    before that evaluation), else None.
-    stopped_epoch: the epoch in which the run stopped early (divergence or a callback), else None.
-    """
-
-    step_loss: list = field(default_factory=list)
-    step_lr: list = field(default_factory=list)
-    grad_norm: list = field(default_factory=list)
-    epoch: dict = field(default_factory=lambda: {k: [] for k in ("epoch", "step", *EPOCH_KEYS)})
-    layer_stats: dict = field(default_factory=dict)
-    events: list = field(default_factory=list)
-    diverged_at: int | None = None
-    stopped_epoch: int | None = None
-
-    def best(self, key: str, mode: str | None = None) -> tuple[int, float]:
-        """(epoch, value) of the best epoch for `key`; mode "min"/"max", default "max" for *_acc."""
-        values = self._epoch_values(key)
-        mode = mode or ("max" if key.endswith("acc") else "min")
-        _check_mode(mode)
-        scored = [(v, e) for e, v in zip(self.epoch["epoch"], values, strict=True) if v is not None]
-        if not scored:
-            raise ValueError(f"history has no values for {key!r} (not computed in this run)")
-        value, epoch = (min if mode == "min" else max)(scored, key=lambda ve: ve[0])
-        return epoch, value
-
-    def as_dict(self) -> dict:
-        """Plain dict of lists and numbers (JSON-serialisable), e.g. for `json.dump`."""
-        return {
-            "step_loss": list(self.step_loss),
-            "step_lr": list(self.step_lr),
-            "grad_norm": list(self.grad_norm),
-            "epoch": {k: list(v) for k, v in self.epoch.items()},
-            "layer_stats": {name: {k: list(v) for k, v in stats.items()}
-                            for name, stats in self.layer_stats.items()},
-            "events": list(self.events),
-            "diverged_at": self.diverged_at,
-            "stopped_epoch": self.stopped_epoch,
-        }
-
-    def _epoch_values(self, key: str) -> list:
-        if key not in EPOCH_KEYS:
-            raise ValueError(f"unknown history key {key!r}; available: {', '.join(EPOCH_KEYS)}")
-        return self.epoch[key]
-
 
 @dataclass
 class TrainState:
@@ -116,11 +59,6 @@ class Callback:
     def on_train_end(self, state: TrainState) -> None: ...
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-
-
 def _check_monitor(monitor: str) -> None:
     if monitor not in EPOCH_KEYS:
         raise ValueError(f"unknown monitor {monitor!r}; available keys: {', '.join(EPOCH_KEYS)}")
@@ -146,7 +84,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min",
                  restore_best_weights=True):
         _check_monitor(monitor)
-        _check_mode(mode)
+        check_mode(mode)
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(f"patience must be a positive int, got {patience!r}")
         if min_delta < 0:
@@ -390,19 +328,39 @@ def _check_optimizer_trains(model, optimizer) -> None:
             "build it from this model, e.g. torch.optim.SGD(model.parameters(), lr=0.1)")
 
 
+def _penalty_value(penalty, model):
+    """penalty(model), checked to be a real scalar tensor."""
+    value = penalty(model)
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1
+            and value.is_floating_point()):
+        got = (f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+               if isinstance(value, torch.Tensor) else type(value).__name__)
+        raise TypeError("penalty(model) must return a floating-point scalar tensor, e.g. "
+                        "1e-4 * sum(p.abs().sum() for p in model.parameters()); got " + got)
+    return value.reshape(())
+
+
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callbacks=(),
-        device=None, progress=True) -> History:
+        device=None, progress=True, penalty=None) -> History:
     """Train `model` for `epochs` epochs over `train_data` (iterable of (x, y) batches).
 
     `loss_fn(outputs, targets)` must return the batch mean. Epoch losses are batch-size-weighted
     means; train metrics are averaged over the epoch while the weights change; val metrics are
     computed in eval mode under no_grad. Accuracy = mean(argmax(outputs) == targets), only for
     integer class targets and (N, C) outputs (else None). device=None -> `lib.device()`.
+
+    penalty: None or a function model -> scalar tensor R(θ), e.g. an L1 term
+    λ·Σ|w| = ``lambda m: lam * sum(p.abs().sum() for p in m.parameters())``. Each step then
+    minimises J(θ) = loss + R(θ), so ∇J = ∇loss + ∇R; `step_loss` records J, the epoch losses
+    the data loss alone (comparable with val_loss, which never includes R).
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if not callable(loss_fn):
         raise TypeError("loss_fn must be callable: loss_fn(outputs, targets) -> scalar tensor")
+    if penalty is not None and not callable(penalty):
+        raise TypeError("penalty must be None or a function model -> scalar tensor, got "
+                        f"{type(penalty).__name__}")
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
@@ -436,12 +394,13 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
             batches += 1
             x, y = _to(batch, dev)
             outputs = model(x)
-            loss = loss_fn(outputs, y)
+            loss = data_loss = loss_fn(outputs, y)
+            if penalty is not None:
+                loss = data_loss + _penalty_value(penalty, model)
             history.step_lr.append(optimizer.param_groups[0]["lr"])
             history.step_loss.append(loss.item())
             if not math.isfinite(history.step_loss[-1]):
-                history.diverged_at = state.step + 1
-                history.events.append(f"diverged at step {history.diverged_at}")
+                history.diverge(state.step + 1)
                 state.stop = True
                 break
             optimizer.zero_grad()
@@ -449,7 +408,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
             call("on_after_backward")
             optimizer.step()
             state.step += 1
-            meter.add(history.step_loss[-1], outputs.detach(), y)
+            step_data_loss = history.step_loss[-1] if penalty is None else data_loss.item()
+            meter.add(step_data_loss, outputs.detach(), y)
             call("on_batch_end")
             if state.stop:
                 break
@@ -469,13 +429,10 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
                                  "batch, or val_data=None")
         row = {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_acc": train_acc,
                "val_loss": val_loss, "val_acc": val_acc}
-        for key, value in row.items():
-            history.epoch[key].append(value)
+        history.add_epoch(**row)
         bar.set_postfix({k: v for k, v in row.items() if k.endswith("loss") and v is not None})
         if val_loss is not None and not math.isfinite(val_loss):
-            history.diverged_at = state.step
-            history.events.append(f"diverged at step {state.step} (val_loss {val_loss} after "
-                                  f"epoch {epoch})")
+            history.diverge(state.step, f"val_loss {val_loss} after epoch {epoch}")
             history.stopped_epoch = epoch
             state.stop = True
             break

@@ -7,8 +7,18 @@ import pytest
 import torch
 
 from lib import data, models
-from lib.experiments import RunSpec, run, run_grid, with_seeds
-from lib.train import EarlyStopping
+from lib.experiments import (
+    SCHEDULES,
+    RunSpec,
+    fit_spec,
+    make_schedule,
+    run,
+    run_grid,
+    schedule_lrs,
+    schedule_momenta,
+    with_seeds,
+)
+from lib.train import EarlyStopping, LRScheduler, fit
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +55,18 @@ def test_schedule_and_fresh_callbacks(small):
     assert len(made) == 2 and made[0] is not made[1]
 
 
+def test_fit_spec_returns_the_trained_model_and_takes_another_loader(small):
+    model, h = fit_spec(spec(epochs=1), small)
+    assert h.step_loss == run(spec(epochs=1), small).step_loss
+    x_val = torch.from_numpy(small.x_val)
+    acc = (model(x_val).argmax(1).numpy() == small.y_val).mean()
+    assert acc == pytest.approx(h.epoch["val_acc"][-1], abs=1e-9)  # the model after the run
+    reversed_batches = data.make_loader(small.x_train[::-1].copy(), small.y_train[::-1].copy(),
+                                        batch_size=64, shuffle=False)
+    _, other = fit_spec(spec(epochs=1), small, train_loader=reversed_batches)
+    assert len(other.step_loss) == 8 and other.step_loss != h.step_loss
+
+
 def test_divergence_is_a_result(small):
     h = run(spec(optimizer=partial(torch.optim.SGD, lr=1e6)), small)
     assert h.diverged_at is not None and any("diverged" in e for e in h.events)
@@ -79,3 +101,50 @@ def test_bad_calls(small):
         run({"lr": 0.1}, small)
     with pytest.raises(ValueError, match="non-empty dict"):
         run_grid([], small)
+
+
+def test_schedule_lrs_shapes_and_values():
+    lrs = {
+        n: schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in SCHEDULES
+    }
+    assert all(len(v) == 50 for v in lrs.values())
+    np.testing.assert_allclose(lrs["constant"], 0.1)
+    np.testing.assert_allclose(lrs["exponential"][::5], 0.1 * 0.98 ** np.arange(10))
+    assert lrs["step"][-1] == pytest.approx(1e-3)
+    assert lrs["cosine"][0] == 0.1 and lrs["cosine"][-1] < 1e-3
+    assert lrs["warmup_cosine"][0] == pytest.approx(0.01) and lrs["warmup_cosine"].max() <= 0.1
+    assert lrs["one_cycle"].max() == pytest.approx(0.1) and lrs["one_cycle"][0] == pytest.approx(
+        0.1 / 25
+    )
+    with pytest.raises(ValueError, match="unknown schedule"):
+        schedule_lrs("triangular")
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_schedule_lrs_equal_the_lrs_fit_applies(name):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler, interval = make_schedule(name, opt, epochs=4, steps_per_epoch=3)
+    data = [(torch.randn(4, 3), torch.randint(0, 2, (4,))) for _ in range(3)]
+    h = fit(
+        model,
+        torch.nn.functional.cross_entropy,
+        opt,
+        data,
+        epochs=4,
+        callbacks=[LRScheduler(scheduler, interval=interval)],
+        device="cpu",
+        progress=False,
+    )
+    np.testing.assert_allclose(h.step_lr, schedule_lrs(name, 4, 3, lr=0.1), rtol=1e-12)
+
+
+def test_one_cycle_cycles_momentum_the_others_keep_it():
+    lrs = schedule_lrs("one_cycle", epochs=4, steps_per_epoch=10)
+    m = schedule_momenta("one_cycle", epochs=4, steps_per_epoch=10)
+    peak = int(np.argmax(lrs))
+    assert np.isclose(m[0], 0.95) and np.isclose(m[peak], 0.85) and m.min() >= 0.85 - 1e-12
+    assert np.all(np.diff(m[: peak + 1]) <= 1e-12)  # down while the lr goes up
+    for name in SCHEDULES[:-1]:
+        assert np.all(schedule_momenta(name, epochs=4, steps_per_epoch=10) == 0.9), name

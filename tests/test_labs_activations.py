@@ -5,6 +5,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from lib import models
 from lib.exercises import activations as ex
 from lib.labs import activations as A
 
@@ -42,8 +43,6 @@ def test_peak_derivatives():
 def test_unknown_activation_is_rejected_with_the_allowed_names():
     with pytest.raises(ValueError, match="allowed: sigmoid"):
         A.activation_curve("swish2", np.zeros(3))
-    with pytest.raises(ValueError, match="unknown activation"):
-        A.mlp("sine", depth=2)
 
 
 def test_gradient_regions():
@@ -75,32 +74,23 @@ def test_figures_are_figures():
 
 
 @pytest.mark.parametrize("activation", ["relu", "maxout"])
-def test_mlp_structure(activation):
-    model = A.mlp(activation, depth=3, width=16, in_features=5, out_features=4)
+def test_weight_layers_of_a_models_mlp(activation):
+    model = models.mlp([5, 16, 16, 16, 4], activation=activation)
     assert model(torch.zeros(2, 5)).shape == (2, 4)
     assert len(A._weight_layers(model)) == 4
 
 
-def test_mlp_init_families():
-    torch.manual_seed(123)
-    model = A.mlp("tanh", depth=2, width=400, in_features=300, init="kaiming")
-    w = model[2].weight  # second hidden layer: fan_in 400
-    assert w.std().item() == pytest.approx((2 / 400) ** 0.5, rel=0.02)
-    assert torch.all(model[2].bias == 0)
-    w = A.mlp("tanh", depth=2, width=400, in_features=300, init="xavier")[2].weight
-    assert w.std().item() == pytest.approx((2 / 800) ** 0.5, rel=0.02)
-    default = A.mlp("tanh", depth=2, width=400, in_features=300)[2].weight
-    assert default.abs().max().item() <= 400 ** -0.5
-    biased = A.mlp("relu", depth=2, width=8, bias=0.01)
-    assert all(torch.all(m.bias == 0.01) for m in A._weight_layers(biased)[:-1])
-    assert not torch.all(A._weight_layers(biased)[-1].bias == 0.01)
+def test_grad_norms_at_init_uses_the_named_init():
+    kaiming = A.grad_norms_at_init("relu", 3, "kaiming", width=16)
+    assert kaiming.shape == (4,) and not kaiming.flags.writeable
+    assert not np.array_equal(kaiming, A.grad_norms_at_init("relu", 3, "default", width=16))
     with pytest.raises(ValueError, match="allowed: default, xavier, kaiming"):
-        A.mlp("relu", depth=2, init="he")
+        A.grad_norms_at_init("relu", 2, "he")
 
 
 def test_layer_grad_norms_match_autograd_and_show_vanishing_sigmoid():
     x, y = torch.randn(64, 784, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 10
-    model = A.mlp("sigmoid", depth=8, width=64)
+    model = models.mlp([784, *[64] * 8, 10], activation="sigmoid")
     norms = A.layer_grad_norms(model, x, y)
     torch.nn.functional.cross_entropy(model(x), y).backward()
     expected = [m.weight.grad.norm().item() for m in A._weight_layers(model)]
@@ -277,7 +267,7 @@ def test_grad_norms_figure_empty_selection_and_duplicate_also():
 
 def test_signal_through_layers_of_the_hook_sigmoid_net():
     x, y = A._fashion_batch()
-    signal = A.signal_through_layers(A.mlp("sigmoid", depth=6, width=64), x, y)
+    signal = A.signal_through_layers(models.mlp([784, *[64] * 6, 10], "sigmoid"), x, y)
     assert signal["flat"].max() == 0  # no saturated unit: the failure is not saturation
     spread, grad = signal["spread"], signal["grad"]
     assert np.all(spread[1:] / spread[:-1] < 0.3)  # the images' differences shrink forward …

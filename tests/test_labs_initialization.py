@@ -134,7 +134,7 @@ def test_train_mlp_and_dead_units():
     x = rng.standard_normal((200, 5))
     y = (x[:, 0] > 0).astype(np.int64)
     model, hist = lab.train_mlp(x, y, [5, 8, 2], lr=0.1, epochs=5, batch_size=20)
-    assert hist["loss"][-1] < hist["loss"][0]
+    assert hist.step_loss[-1] < hist.step_loss[0]
     assert lab.dead_unit_fraction(np.array([[-1.0, 1.0], [-2.0, -1.0]])) == 0.5
 
 

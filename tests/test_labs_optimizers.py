@@ -1,15 +1,21 @@
 """Fast tests of lib.labs.optimizers (chapter 03) and the chapter's exercise checkers."""
 
+from functools import partial
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lib import experiments, plots
+from lib import experiments, models, plots
+from lib.data import fashion_mnist
 from lib.exercises import optimizers as ex
+from lib.experiments import RunSpec
 from lib.labs import optimizers as L
+from lib.optim2d import run_optimizer
 from lib.surfaces import get_surface
-from lib.train import LRScheduler, fit
+from lib.train import fit
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -21,39 +27,14 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-def test_run_optimizer_converges_and_reports_divergence():
-    q = get_surface("quadratic", condition_number=10)
-    run = L.run_optimizer(q, "SGD", lr=0.1, steps=200)
-    assert run["xy"].shape == (201, 2) and run["loss"].shape == (201,)
-    assert run["diverged_at"] is None and run["loss"][-1] < 1e-12
-    bad = L.run_optimizer(q, "SGD", lr=0.3, steps=200)  # lr > 2/κ: unstable
-    assert bad["diverged_at"] is not None and len(bad["xy"]) == bad["diverged_at"]
-    with pytest.raises(ValueError, match="unknown optimizer.*Adam"):
-        L.run_optimizer(q, "Adamax", lr=0.1)
-
-
 def test_textbook_and_pytorch_momentum_agree_until_the_lr_changes():
     q = get_surface("quadratic", condition_number=30)
-    a = L.run_optimizer(q, "Momentum", 0.02, 150, momentum=0.8)
-    b = L.run_optimizer(q, "Momentum (textbook form)", 0.02, 150, momentum=0.8)
+    a = run_optimizer(q, "Momentum", 0.02, 150, momentum=0.8)
+    b = run_optimizer(q, "Momentum (textbook form)", 0.02, 150, momentum=0.8)
     np.testing.assert_allclose(a["xy"], b["xy"], rtol=1e-10, atol=1e-12)
     paths = L.momentum_forms_with_lr_drop(q, 0.02, 0.8, steps=40, drop_at=20)
     np.testing.assert_allclose(paths["pytorch"][:21], paths["textbook"][:21], atol=1e-12)
     assert np.abs(paths["pytorch"][22] - paths["textbook"][22]).max() > 1e-3
-
-
-@pytest.mark.parametrize(
-    "name, cls, kwargs",
-    [
-        ("Nesterov", torch.optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True)),
-        ("RMSprop", torch.optim.RMSprop, dict(lr=0.01)),
-        ("AdamW", torch.optim.AdamW, dict(lr=0.1)),
-    ],
-)
-def test_numpy_paths_equal_torch_optim_paths(name, cls, kwargs):
-    s = get_surface("rosenbrock")
-    ours = L.run_optimizer(s, name, kwargs["lr"], steps=60)["xy"]
-    np.testing.assert_allclose(ours, L.run_torch_optimizer(s, cls, steps=60, **kwargs), atol=1e-12)
 
 
 def test_adam_l2_reaches_a_stationary_point_of_the_l2_loss_adamw_does_not():
@@ -127,57 +108,21 @@ def test_least_squares_gradient_and_minimum():
     assert np.linalg.norm(p.grad(p.minima[0])) < 1e-12
 
 
-def test_schedule_lrs_shapes_and_values():
-    lrs = {
-        n: L.schedule_lrs(n, epochs=10, steps_per_epoch=5, lr=0.1) for n in experiments.SCHEDULES
-    }
-    assert all(len(v) == 50 for v in lrs.values())
-    np.testing.assert_allclose(lrs["constant"], 0.1)
-    np.testing.assert_allclose(lrs["exponential"][::5], 0.1 * 0.98 ** np.arange(10))
-    assert lrs["step"][-1] == pytest.approx(1e-3)
-    assert lrs["cosine"][0] == 0.1 and lrs["cosine"][-1] < 1e-3
-    assert lrs["warmup_cosine"][0] == pytest.approx(0.01) and lrs["warmup_cosine"].max() <= 0.1
-    assert lrs["one_cycle"].max() == pytest.approx(0.1) and lrs["one_cycle"][0] == pytest.approx(
-        0.1 / 25
-    )
-    with pytest.raises(ValueError, match="unknown schedule"):
-        L.schedule_lrs("triangular")
-
-
-@pytest.mark.parametrize("name", experiments.SCHEDULES)
-def test_schedule_lrs_equal_the_lrs_fit_applies(name):
-    torch.manual_seed(0)
-    model = torch.nn.Linear(3, 2)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    scheduler, interval = experiments.make_schedule(name, opt, epochs=4, steps_per_epoch=3)
-    data = [(torch.randn(4, 3), torch.randint(0, 2, (4,))) for _ in range(3)]
-    h = fit(
-        model,
-        torch.nn.functional.cross_entropy,
-        opt,
-        data,
-        epochs=4,
-        callbacks=[LRScheduler(scheduler, interval=interval)],
-        device="cpu",
-        progress=False,
-    )
-    np.testing.assert_allclose(h.step_lr, L.schedule_lrs(name, 4, 3, lr=0.1), rtol=1e-12)
-
-
-def test_train_runs_lib_optimizers_reproduce_torch_optim():
-    data = {
-        k: v[:256] if k.endswith("train") else v[:100]
-        for k, v in L.fashion_subset(n_train=256, n_val=100).items()
-    }
-    model = L.make_mlp(hidden=(16,), seed=0)
+def test_optimizer_specs_lib_optimizers_reproduce_torch_optim():
+    data = fashion_mnist(n_train=256, n_val=100, n_test=1)
+    base = RunSpec(model=partial(models.mlp, [784, 16, 10]), optimizer=torch.optim.SGD, epochs=1,
+                   batch_size=32)
     configs = {k: L.TORCH_OPTIMIZERS[k] for k in ("Nesterov", "RMSprop", "AdamW")}
-    a = L.train_runs(model, data, configs, epochs=1, batch_size=32, impl="torch")
-    b = L.train_runs(model, data, configs, epochs=1, batch_size=32, impl="lib")
+    a = experiments.run_grid(L.optimizer_specs(base, configs), data)
+    b = experiments.run_grid(L.optimizer_specs(base, configs, impl="lib"), data)
+    assert len({h.step_loss[0] for h in a.values()}) == 1  # same weights, same first batch
     for k in configs:
         assert len(a[k].step_loss) == 8
         np.testing.assert_allclose(a[k].step_loss, b[k].step_loss, rtol=1e-5)
-    with pytest.raises(ValueError, match="impl"):
-        L.train_runs(model, data, configs, impl="jax")
+    with pytest.raises(ValueError, match="impl must be 'torch' or 'lib', got 'jax'"):
+        L.optimizer_specs(base, configs, impl="jax")
+    with pytest.raises(ValueError, match=r"torch.optim lacks: \{'x': 'Adamax2'\}"):
+        L.optimizer_specs(base, {"x": ("Adamax2", {})})
 
 
 def test_figure_functions_return_figures():
@@ -191,7 +136,7 @@ def test_figure_functions_return_figures():
     assert isinstance(L.race_figure(optimizers=()), Figure)
     assert isinstance(L.ema_figure(bias_correction=False), Figure)
     assert isinstance(L.schedule_figure(epochs=4, steps_per_epoch=3, log_scale=True), Figure)
-    runs = {"a": L.run_optimizer(get_surface("saddle"), "SGD", 0.1, 5)}
+    runs = {"a": run_optimizer(get_surface("saddle"), "SGD", 0.1, 5)}
     assert isinstance(L.paths_figure(get_surface("saddle"), runs, title="t"), Figure)
     net = torch.nn.Linear(3, 2)
     h = fit(
@@ -263,26 +208,14 @@ def test_checkers_accept_right_and_reject_wrong_solutions(checker, right, wrong,
     assert "returned None" in capsys.readouterr().out
 
 
-def test_one_cycle_cycles_momentum_the_others_keep_it():
-    lrs = L.schedule_lrs("one_cycle", epochs=4, steps_per_epoch=10)
-    m = L.schedule_momenta("one_cycle", epochs=4, steps_per_epoch=10)
-    peak = int(np.argmax(lrs))
-    assert np.isclose(m[0], 0.95) and np.isclose(m[peak], 0.85) and m.min() >= 0.85 - 1e-12
-    assert np.all(np.diff(m[: peak + 1]) <= 1e-12)  # down while the lr goes up
-    for name in experiments.SCHEDULES[:-1]:
-        assert np.all(L.schedule_momenta(name, epochs=4, steps_per_epoch=10) == 0.9), name
-
-
 def test_batch_size_runs_scale_the_lr_linearly_after_a_warm_up():
     g = torch.Generator().manual_seed(0)
-    data = {
-        "x_train": torch.randn(256, 784, generator=g),
-        "y_train": torch.randint(0, 10, (256,), generator=g),
-        "x_val": torch.randn(64, 784, generator=g),
-        "y_val": torch.randint(0, 10, (64,), generator=g),
-    }
-    model = L.make_mlp(hidden=(8,), seed=0)
-    runs = L.batch_size_runs(model, data, batch_sizes=(32, 64, 128), lr=0.05, epochs=2)
+    data = SimpleNamespace(x_train=torch.randn(256, 784, generator=g),
+                           y_train=torch.randint(0, 10, (256,), generator=g),
+                           x_val=torch.randn(64, 784, generator=g),
+                           y_val=torch.randint(0, 10, (64,), generator=g))
+    base = RunSpec(model=partial(models.mlp, [784, 8, 10]), optimizer=torch.optim.SGD, epochs=2)
+    runs = L.batch_size_runs(base, data, batch_sizes=(32, 64, 128), lr=0.05)
     assert list(runs["batch_size"]) == [32, 64, 128]
     for b in (32, 64, 128):
         fixed, scaled = runs["fixed"][b], runs["scaled"][b]

@@ -115,3 +115,34 @@ def test_generator_must_be_a_generator_or_seed():
         models.mlp([4, 2], generator=-1)
     with pytest.raises(TypeError, match="generator"):
         models.mlp([4, 2], generator=1.5)
+
+
+def test_mlp_maxout_hidden_bias_and_gain():
+    from lib.torch_impl.activations import Maxout
+
+    net = models.mlp([20, 8, 8, 3], activation="maxout", init="kaiming_normal", hidden_bias=0.01)
+    assert [type(m) for m in net] == [Maxout, Maxout, nn.Linear]
+    assert net[0].weight.shape == (8 * models.MAXOUT_PIECES, 20)
+    assert net(torch.randn(4, 20)).shape == (4, 3)
+    for m in net[:2]:  # the Maxout weights are drawn by the init too
+        assert torch.all(m.bias == 0.01)
+        assert m.weight.std().item() == pytest.approx(math.sqrt(2 / m.in_features), rel=0.2)
+    assert torch.all(net[2].bias == 0)  # hidden_bias leaves the output layer alone
+    plain = models.mlp([20, 8, 3], generator=5)
+    tripled = models.mlp([20, 8, 3], generator=5, gain=3.0)
+    for a, b in zip(plain, tripled, strict=True):
+        if isinstance(a, nn.Linear):
+            torch.testing.assert_close(b.weight, 3 * a.weight)
+            torch.testing.assert_close(b.bias, a.bias)  # gain scales weights only
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(gain=0.0), "gain must be a real number > 0, got 0.0"),
+    (dict(gain="3"), "gain must be a real number > 0"),
+    (dict(hidden_bias="0.01"), "hidden_bias must be None or a real number"),
+    (dict(hidden_bias=0.01, norm="batch"), "no bias before BatchNorm"),
+    (dict(activation="maxout2"), "unknown activation 'maxout2'; allowed: .*'maxout'"),
+])
+def test_mlp_options_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.mlp([4, 3, 2], **kwargs)

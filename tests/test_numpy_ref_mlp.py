@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lib.data import make_moons
+from lib.history import History
 from lib.numpy_ref import activations as A
 from lib.numpy_ref import layers as L
 from lib.numpy_ref import norm as N
@@ -61,11 +62,15 @@ def test_train_numpy_learns_moons():
         x_val=xv,
         y_val=yv,
     )
-    assert hist["diverged_at"] is None
-    assert len(hist["loss"]) == 30 * math.ceil(240 / 32)
-    assert len(hist["train_acc"]) == len(hist["val_acc"]) == 30
-    assert hist["train_acc"][-1] > 0.97 and hist["val_acc"][-1] > 0.95
-    assert hist["train_loss"][-1] < 0.25 * hist["loss"][0]
+    assert isinstance(hist, History) and hist.diverged_at is None and not hist.events
+    assert len(hist.step_loss) == len(hist.step_lr) == 30 * math.ceil(240 / 32)
+    assert hist.epoch["epoch"] == list(range(1, 31))
+    assert hist.epoch["step"][-1] == len(hist.step_loss)
+    assert len(hist.epoch["train_acc"]) == len(hist.epoch["val_acc"]) == 30
+    assert hist.epoch["train_acc"][-1] > 0.97 and hist.epoch["val_acc"][-1] > 0.95
+    assert hist.epoch["train_loss"][-1] < 0.25 * hist.step_loss[0]
+    assert set(hist.step_lr) == {0.1}
+    assert hist.best("val_acc")[1] == max(hist.epoch["val_acc"])
     assert model.training  # restored after the per-epoch evaluation
 
 
@@ -87,8 +92,8 @@ def test_train_numpy_with_batchnorm_dropout_and_penalty_is_deterministic():
         )
 
     a, b = run(), run()
-    assert a["loss"] == b["loss"] and a["train_acc"][-1] > 0.8
-    assert a["val_loss"] == [] and a["diverged_at"] is None
+    assert a.step_loss == b.step_loss and a.epoch["train_acc"][-1] > 0.8
+    assert a.epoch["val_loss"] == [None] * 5 and a.diverged_at is None
 
 
 def test_penalty_shrinks_the_weights():
@@ -118,10 +123,11 @@ def test_divergence_is_recorded_not_raised():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings either: divergence is a result
         hist = train_numpy(model, SGD(model.params, lr=1e6), x, y, epochs=5, batch_size=16, rng=rng)
-    step = hist["diverged_at"]
+    step = hist.diverged_at
     assert step is not None and 0 < step < 5 * 15
-    assert len(hist["loss"]) == step and not np.isfinite(hist["loss"][-1])  # 1-based, as fit
-    assert all(np.isfinite(hist["loss"][:-1]))
+    assert len(hist.step_loss) == step and not np.isfinite(hist.step_loss[-1])  # 1-based, as fit
+    assert all(np.isfinite(hist.step_loss[:-1]))
+    assert hist.events == [f"diverged at step {step}"] and hist.stopped_epoch >= 1
 
 
 def test_other_losses():
@@ -138,7 +144,7 @@ def test_other_losses():
         rng=rng,
         loss_fn=binary_cross_entropy_with_logits,
     )
-    assert hist["train_acc"][-1] > 0.9
+    assert hist.epoch["train_acc"][-1] > 0.9
     model = make_mlp([2, 8, 1], rng=rng)
     hist = train_numpy(
         model,
@@ -150,4 +156,4 @@ def test_other_losses():
         rng=rng,
         loss_fn=mse_loss,
     )
-    assert math.isnan(hist["train_acc"][-1]) and np.isfinite(hist["train_loss"][-1])
+    assert hist.epoch["train_acc"][-1] is None and np.isfinite(hist.epoch["train_loss"][-1])

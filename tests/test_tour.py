@@ -65,22 +65,22 @@ def test_toy_training_is_deterministic_and_learns():
     model_a, x, y, history_a = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
     tour._train_toy_mlp.cache_clear()
     model_b, _, _, history_b = train_toy_mlp("moons", hidden=16, lr=1.0, epochs=200, seed=3)
-    assert history_a["loss"] == history_b["loss"]
-    assert history_a["train_acc"][-1] > 0.95
-    assert history_a["loss"][-1] < history_a["loss"][0] / 5
+    assert history_a.step_loss == history_b.step_loss
+    assert history_a.epoch["train_acc"][-1] > 0.95
+    assert history_a.step_loss[-1] < history_a.step_loss[0] / 5
 
 
 def test_cached_training_hands_out_copies():
     model, x, y, history = train_toy_mlp("xor", hidden=4, epochs=20, seed=1)
-    expected = model.forward(x).copy(), x.copy(), y.copy(), list(history["loss"])
+    expected = model.forward(x).copy(), x.copy(), y.copy(), list(history.step_loss)
     model.params["0.weight"][:] = 0.0
     x[:] = 0.0
     y[:] = 0
-    history["loss"].clear()
+    history.step_loss.clear()
     model, x, y, history = train_toy_mlp("xor", hidden=4, epochs=20, seed=1)
     assert np.array_equal(x, expected[1]) and np.array_equal(y, expected[2])
     assert np.array_equal(model.forward(x), expected[0])
-    assert history["loss"] == expected[3]
+    assert history.step_loss == expected[3]
 
 
 def test_unknown_dataset_is_a_clear_error():

@@ -447,7 +447,7 @@ def test_gradient_clipping_refuses_bad_norm_type(norm_type):
 
 
 def test_diverged_at_counts_the_same_in_fit_and_train_numpy():
-    """Both loops: diverged_at = k when the k-th step's loss is NaN (steps counted from 1)."""
+    """Both loops return a History; diverged_at = k when the k-th step's loss is NaN (1-based)."""
     import numpy as np
 
     from lib.numpy_ref.losses import mse_loss
@@ -469,6 +469,57 @@ def test_diverged_at_counts_the_same_in_fit_and_train_numpy():
     model = nn.Linear(1, 1)
     hist = fit(model, NanAtCall(3), torch.optim.SGD(model.parameters(), lr=0.01),
                loader(x, y, 2), epochs=2, device=CPU, progress=False)
-    assert hist_np["diverged_at"] == hist.diverged_at == 3
-    assert len(hist_np["loss"]) == len(hist.step_loss) == 3
-    assert math.isnan(hist_np["loss"][2]) and math.isnan(hist.step_loss[2])
+    assert type(hist_np) is type(hist)  # one History for both loops
+    assert hist_np.diverged_at == hist.diverged_at == 3
+    assert len(hist_np.step_loss) == len(hist.step_loss) == 3
+    assert math.isnan(hist_np.step_loss[2]) and math.isnan(hist.step_loss[2])
+    assert hist_np.events == hist.events == ["diverged at step 3"]
+    assert hist_np.stopped_epoch == hist.stopped_epoch == 1
+
+
+def l1(model):
+    return 0.1 * sum(p.abs().sum() for p in model.parameters())
+
+
+def test_penalty_gradient_is_the_loss_gradient_plus_the_penalty_gradient():
+    """One SGD step with lr 1 moves θ by −(∇loss + ∇R): compare with autograd of each term."""
+    x, y = classification(n=16)
+    model = nn.Linear(2, 3)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.5, -0.2], [0.3, 0.1], [-0.4, 0.6]]))
+        model.bias.copy_(torch.tensor([0.1, -0.3, 0.2]))
+    start = copy.deepcopy(model)
+    loss = nn.functional.cross_entropy(start(x), y)
+    g_loss = torch.autograd.grad(loss, list(start.parameters()))
+    g_pen = torch.autograd.grad(l1(start), list(start.parameters()))
+    hist = fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=1.0),
+               loader(x, y, 16), epochs=1, device=CPU, progress=False, penalty=l1)
+    for p0, p1, gl, gp in zip(start.parameters(), model.parameters(), g_loss, g_pen, strict=True):
+        torch.testing.assert_close(p0 - p1, gl + gp)
+    assert hist.step_loss[0] == pytest.approx(loss.item() + l1(start).item(), rel=1e-6)
+    assert hist.epoch["train_loss"][0] == pytest.approx(loss.item(), rel=1e-6)  # data loss only
+
+
+def test_l1_penalty_shrinks_weights_towards_zero():
+    x, y = classification()
+    norms = {}
+    for name, penalty in (("none", None), ("l1", l1)):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 3)
+        fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+            loader(x, y, 16), epochs=5, device=CPU, progress=False, penalty=penalty)
+        norms[name] = model.weight.abs().sum().item()
+    assert norms["l1"] < 0.8 * norms["none"]
+
+
+@pytest.mark.parametrize("penalty, error, message", [
+    (0.01, TypeError, "penalty must be None or a function model -> scalar tensor, got float"),
+    (lambda m: 0.5, TypeError, "must return a floating-point scalar tensor.*got float"),
+    (lambda m: m.weight.abs(), TypeError, r"got a tensor of shape \(3, 2\)"),
+])
+def test_bad_penalty_gets_a_clear_error(penalty, error, message):
+    x, y = classification(n=8)
+    model = nn.Linear(2, 3)
+    with pytest.raises(error, match=message):
+        fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+            loader(x, y, 4), device=CPU, progress=False, penalty=penalty)

@@ -15,13 +15,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from lib import data, plots
+from lib import data, models, plots
 from lib.numpy_ref import activations as npa
 from lib.numpy_ref.layers import Linear as NpLinear
 from lib.numpy_ref.losses import cross_entropy as np_cross_entropy
 from lib.numpy_ref.module import Sequential as NpSequential
 from lib.numpy_ref.optim import SGD as NpSGD
-from lib.torch_impl import init as tinit
 from lib.torch_impl.activations import Maxout
 from lib.widgets import register_widget
 
@@ -37,7 +36,6 @@ __all__ = [
     "peak_derivative",
     "gradient_regions",
     "saturation_figure",
-    "mlp",
     "layer_grad_norms",
     "grad_norms_at_init",
     "grad_norms_figure",
@@ -63,7 +61,8 @@ LABELS = {
 # The gallery's 1-D maxout unit: max(−0.5x − 1, 0.3x, 1.5x − 1), a convex piecewise-linear bowl.
 MAXOUT_SLOPES = np.array([-0.5, 0.3, 1.5])
 MAXOUT_INTERCEPTS = np.array([-1.0, 0.0, -1.0])
-INITS = ("default", "xavier", "kaiming")
+# grad_norms_figure's init choices -> the `lib.models` init they use (biases 0 but for default)
+INITS = {"default": "default", "xavier": "xavier_normal", "kaiming": "kaiming_normal"}
 GRAD_NORM_ACTIVATIONS = ("sigmoid", "tanh", "relu", "gelu")  # grad_norms_figure's solid lines
 
 
@@ -193,51 +192,6 @@ def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float
 # ----------------------------------------------------------------------------- gradient flow
 
 
-def mlp(activation: str, depth: int, width: int = 128, in_features: int = 784,
-        out_features: int = 10, init: str = "default", bias: float | None = None,
-        seed: int = 0) -> nn.Sequential:
-    """`depth` hidden layers [Linear(width) → activation] and a Linear output layer (torch.nn
-    built-ins; maxout: a `lib.torch_impl` Maxout(pieces=2) replaces Linear + activation).
-
-    init: "default" = PyTorch's W, b ~ U(±1/√fan_in); "xavier" = xavier_normal_ (gain 1);
-    "kaiming" = kaiming_normal_ (fan_in, gain √2); biases 0 for the last two. bias: if given,
-    every hidden layer's bias is set to this constant (e.g. 0.01, the "small positive bias").
-    """
-    _check_name(activation)
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
-    torch.manual_seed(seed)
-    builtin = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU,
-               "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
-               "softplus": nn.Softplus}
-    layers, fan_in = [], in_features
-    for _ in range(depth):
-        if activation == "maxout":
-            layers.append(Maxout(fan_in, width, pieces=2))
-        else:
-            layers += [nn.Linear(fan_in, width), builtin[activation]()]
-        fan_in = width
-    layers.append(nn.Linear(fan_in, out_features))
-    model = nn.Sequential(*layers)
-    if init != "default":
-        generator = torch.Generator().manual_seed(seed)
-        for m in model.modules():
-            if isinstance(m, (nn.Linear, Maxout)):
-                with torch.no_grad():
-                    if init == "xavier":
-                        tinit.xavier_normal_(m.weight, generator=generator)
-                    else:
-                        tinit.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
-                    m.bias.zero_()
-    if bias is not None:
-        with torch.no_grad():
-            for m in _weight_layers(model)[:-1]:
-                m.bias.fill_(bias)
-    return model
-
-
 def _weight_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (nn.Linear, Maxout))]
 
@@ -274,10 +228,14 @@ def _fashion_batch(n: int = 256):
 @functools.lru_cache(maxsize=256)
 def grad_norms_at_init(activation: str, depth: int, init: str = "default", width: int = 128,
                        seed: int = 0) -> np.ndarray:
-    """`layer_grad_norms` of a fresh `mlp(activation, depth, width, init=init, seed=seed)` on the
-    first 256 Fashion-MNIST training images (cached, so the array is read-only)."""
+    """`layer_grad_norms` of a fresh `lib.models.mlp` (784 → depth × width → 10, init INITS[init],
+    generator seed) on the first 256 Fashion-MNIST training images (cached: read-only)."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
     x, y = _fashion_batch()
-    return _read_only(layer_grad_norms(mlp(activation, depth, width, init=init, seed=seed), x, y))
+    model = models.mlp([784, *[width] * depth, 10], activation=activation, init=INITS[init],
+                       generator=seed)
+    return _read_only(layer_grad_norms(model, x, y))
 
 
 @register_widget
@@ -311,7 +269,7 @@ def signal_through_layers(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                           activation: str = "sigmoid") -> dict:
     """How much of the input's variation and of the loss's gradient each hidden layer passes on.
 
-    For every hidden layer l of an `mlp` (Linear → activation pairs): "flat", the share of
+    For every hidden layer l of a `lib.models.mlp` (Linear → activation pairs): "flat", the share of
     pre-activations z_l on a flat part of f (`gradient_regions`); "spread", the mean over units
     of std over the images of z_l (how differently the layer sees different images); "grad",
     ‖∂L/∂z_l‖ (Frobenius, one cross-entropy backward on (x, y)). Also "logit_spread" (the same

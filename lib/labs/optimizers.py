@@ -2,38 +2,28 @@
 
 Every figure function returns a `matplotlib.figure.Figure` and has defaults for all its
 parameters (the widgets in the chapter are thin wrappers made with `lib.widgets`). The 2-D runs
-use the NumPy optimizers of `lib.numpy_ref.optim`; the real-data runs use `lib.train.fit`.
+come from `lib.optim2d`; the real-data runs are `lib.experiments.RunSpec`s.
 """
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import torch
-from torch import nn
 
-from lib import plots, widgets
-from lib.experiments import SCHEDULES, make_schedule
+from lib import experiments, plots, widgets
+from lib.experiments import SCHEDULES, RunSpec, schedule_lrs
 from lib.numpy_ref import schedules as sched
-from lib.numpy_ref.optim import (
-    SGD,
-    Adagrad,
-    Adam,
-    AdamW,
-    RMSprop,
-    TextbookMomentum,
-    clip_grad_norm,
-)
+from lib.numpy_ref.optim import Adam
+from lib.optim2d import SGD_FAMILY, make_optimizer, run_optimizer
 from lib.surfaces import Saddle, Surface, get_surface
+from lib.torch_impl import optim as lib_optim
 
 __all__ = [
-    "OPTIMIZERS",
     "RACE_OPTIMIZERS",
     "RACE_DEFAULTS",
-    "make_optimizer",
-    "run_optimizer",
-    "run_torch_optimizer",
     "race_runs",
     "race_figure",
     "RACE_CONTROLS",
@@ -53,38 +43,20 @@ __all__ = [
     "paths_figure",
     "weight_decay_runs",
     "LeastSquares2D",
-    "minibatch_walk",
     "gradient_noise",
     "drunkard_figure",
-    "schedule_lrs",
     "schedule_figure",
-    "schedule_momenta",
     "EMA_CONTROLS",
     "SCHEDULE_CONTROLS",
-    "fashion_subset",
-    "make_mlp",
     "TORCH_OPTIMIZERS",
-    "train_runs",
+    "optimizer_specs",
     "batch_size_runs",
     "batch_size_figure",
 ]
 
 # ----------------------------------------------------------------------------- 2-D optimizer runs
 
-# name -> (NumPy optimizer class, hyper-parameters that define the variant)
-OPTIMIZERS = {
-    "SGD": (SGD, {}),
-    "Momentum": (SGD, {"momentum": 0.9}),
-    "Momentum (textbook form)": (TextbookMomentum, {"momentum": 0.9}),
-    "Nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
-    "Adagrad": (Adagrad, {}),
-    "RMSprop": (RMSprop, {}),
-    "Adam": (Adam, {}),
-    "AdamW": (AdamW, {}),
-}
 RACE_OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
-SGD_FAMILY = ("SGD", "Momentum", "Momentum (textbook form)", "Nesterov")
-DIVERGED = 1e6  # a run whose |x| or |y| exceeds this has diverged
 
 # per surface: learning rate of the SGD family, of the adaptive family, number of steps
 RACE_DEFAULTS = {
@@ -93,71 +65,6 @@ RACE_DEFAULTS = {
     "saddle": dict(lr=0.1, adaptive_lr=0.05, steps=80),
     "multiple_minima": dict(lr=0.01, adaptive_lr=0.3, steps=100),
 }
-
-
-def make_optimizer(name: str, params: dict, lr: float, **hyper):
-    """The NumPy optimizer called ``name`` (a key of ``OPTIMIZERS``) over ``params``.
-
-    ``hyper`` overrides the variant's hyper-parameters (e.g. momentum=0.5, betas=(0.8, 0.99)).
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
-    cls, variant = OPTIMIZERS[name]
-    return cls(params, lr=lr, **{**variant, **hyper})
-
-
-def run_optimizer(
-    surface: Surface,
-    name: str,
-    lr: float,
-    steps: int = 100,
-    start=None,
-    grad_noise: float = 0.0,
-    seed: int = 0,
-    clip_norm: float | None = None,
-    **hyper,
-) -> dict:
-    """Run optimizer ``name`` on a 2-D surface for ``steps`` steps.
-
-    grad_noise: std of Gaussian noise added to each gradient (a stand-in for mini-batch noise);
-    clip_norm: clip each gradient to this norm first. Returns {"xy": (T + 1, 2) positions,
-    "loss": (T + 1,) values, "diverged_at": the step where |x| or |y| passed 1e6 (the run stops
-    there), or None}.
-    """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    xy = np.array(surface.start if start is None else start, dtype=np.float64)
-    params = {"xy": xy}
-    opt = make_optimizer(name, params, lr, **hyper)
-    rng = np.random.default_rng(seed)
-    path, diverged_at = [xy.copy()], None
-    for t in range(1, steps + 1):
-        g = surface.grad(xy)
-        if grad_noise:
-            g = g + grad_noise * rng.standard_normal(2)
-        grads = {"xy": g}
-        if clip_norm is not None:
-            clip_grad_norm(grads, clip_norm)
-        opt.step(grads)
-        if not (abs(xy[0]) < DIVERGED and abs(xy[1]) < DIVERGED):  # also catches NaN
-            diverged_at = t
-            break
-        path.append(xy.copy())
-    path = np.array(path)
-    return {"xy": path, "loss": surface.f(path), "diverged_at": diverged_at}
-
-
-def run_torch_optimizer(surface: Surface, optimizer_cls, steps: int = 100, **kwargs) -> np.ndarray:
-    """The path (steps + 1, 2) of a torch optimizer (e.g. ``torch.optim.Adam``) on ``surface``,
-    in float64, with the surface's analytic gradient put in ``.grad`` at each step."""
-    xy = torch.tensor(surface.start, dtype=torch.float64, requires_grad=True)
-    opt = optimizer_cls([xy], **kwargs)
-    path = [xy.detach().numpy().copy()]
-    for _ in range(steps):
-        xy.grad = torch.from_numpy(surface.grad(xy.detach().numpy()))
-        opt.step()
-        path.append(xy.detach().numpy().copy())
-    return np.array(path)
 
 
 def _surface_f(surface):
@@ -385,22 +292,12 @@ def rates_figure(rates: dict):
 def momentum_forms_with_lr_drop(
     surface: Surface, lr: float, momentum: float, steps: int, drop_at: int, factor: float = 0.1
 ) -> dict:
-    """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` at ``drop_at``.
-
-    Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths. Until the drop they coincide.
-    """
-    paths = {}
-    for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)")):
-        xy = np.array(surface.start, dtype=np.float64)
-        opt = make_optimizer(name, {"xy": xy}, lr, momentum=momentum)
-        path = [xy.copy()]
-        for t in range(steps):
-            if t == drop_at:
-                opt.param_groups[0]["lr"] = lr * factor
-            opt.step({"xy": surface.grad(xy)})
-            path.append(xy.copy())
-        paths[key] = np.array(path)
-    return paths
+    """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` after step
+    ``drop_at``. Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths; until the drop they
+    coincide."""
+    drop = lambda opt: sched.MultiStepLR(opt, milestones=[drop_at], gamma=factor)
+    return {key: run_optimizer(surface, name, lr, steps, schedule=drop, momentum=momentum)["xy"]
+            for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)"))}
 
 
 # ----------------------------------------------------------------------------- Adagrad / RMSprop
@@ -410,7 +307,7 @@ def effective_lr_trace(gradients, optimizers: dict) -> dict:
     """Feed one parameter the gradient sequence ``gradients``; return each optimizer's
     effective learning rate |Δθ_t| / |g_t| per step.
 
-    optimizers: {label: (name in OPTIMIZERS, hyper-parameters incl. lr)}.
+    optimizers: {label: (name in lib.optim2d.OPTIMIZERS, hyper-parameters incl. lr)}.
     """
     gradients = np.asarray(gradients, dtype=np.float64)
     out = {}
@@ -585,7 +482,8 @@ def paths_figure(surface: Surface, runs: dict, title: str = ""):
 class LeastSquares2D(Surface):
     """Linear regression y ≈ w·x + b on n noisy points: f(w, b) = mean((w x + b − y)²) / 2.
 
-    ``grad(xy)`` is the full-batch gradient; ``batch_grad(xy, idx)`` the mini-batch one.
+    ``grad(xy)`` is the full-batch gradient; ``batch_grad(xy, idx)`` the mini-batch one (for
+    `lib.optim2d.run_optimizer(..., batch_size=B)`).
     """
 
     name = "least_squares"
@@ -594,6 +492,7 @@ class LeastSquares2D(Surface):
     ylim = (-2.0, 4.0)
 
     def __init__(self, n=500, w=2.0, b=1.0, noise=1.0, seed=0):
+        self.n = n
         rng = np.random.default_rng(seed)
         self.x = rng.uniform(-1.5, 1.5, n)
         self.y = w * self.x + b + noise * rng.standard_normal(n)
@@ -627,20 +526,6 @@ class LeastSquares2D(Surface):
     @property
     def minima(self):
         return np.linalg.lstsq(self.X, self.y, rcond=None)[0][None, :]
-
-
-def minibatch_walk(problem: LeastSquares2D, batch_size: int, lr=0.3, steps=200, seed=0) -> dict:
-    """Plain SGD with mini-batches of ``batch_size`` (drawn with replacement) on ``problem``."""
-    rng = np.random.default_rng(seed)
-    xy = problem.start.copy()
-    opt = SGD({"xy": xy}, lr=lr)
-    path = [xy.copy()]
-    for _ in range(steps):
-        idx = rng.integers(0, len(problem.y), batch_size)
-        opt.step({"xy": problem.batch_grad(xy, idx)})
-        path.append(xy.copy())
-    path = np.array(path)
-    return {"xy": path, "loss": problem.f(path), "diverged_at": None}
 
 
 def gradient_noise(
@@ -685,24 +570,6 @@ def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
 # ----------------------------------------------------------------------------- schedules
 
 
-def schedule_lrs(
-    name: str, epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1, momentum: float = 0.9
-) -> np.ndarray:
-    """The lr each optimizer step would use under schedule ``name``, stepping the scheduler in
-    the same order as `lib.train.fit` with the `LRScheduler` callback (per step or per epoch)."""
-    opt = SGD({"w": np.zeros(1)}, lr=lr, momentum=momentum)
-    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
-    lrs = []
-    for _ in range(epochs):
-        for _ in range(steps_per_epoch):
-            lrs.append(opt.param_groups[0]["lr"])
-            if interval == "step":
-                scheduler.step()
-        if interval == "epoch":
-            scheduler.step()
-    return np.array(lrs)
-
-
 @widgets.register_widget
 def schedule_figure(
     schedules=SCHEDULES,
@@ -742,53 +609,7 @@ SCHEDULE_CONTROLS = {
 }
 
 
-def schedule_momenta(name: str, epochs: int = 20, steps_per_epoch: int = 50, momentum=0.9):
-    """The momentum each optimizer step would use under schedule ``name`` (like `schedule_lrs`):
-    constant except for one_cycle, whose OneCycleLR (cycle_momentum=True, PyTorch's default)
-    moves it from 0.95 down to 0.85 while the lr rises, and back up while the lr falls."""
-    opt = SGD({"w": np.zeros(1)}, lr=0.1, momentum=momentum)
-    scheduler, interval = make_schedule(name, opt, epochs, steps_per_epoch)
-    out = []
-    for _ in range(epochs):
-        for _ in range(steps_per_epoch):
-            out.append(opt.param_groups[0]["momentum"])
-            if interval == "step":
-                scheduler.step()
-        if interval == "epoch":
-            scheduler.step()
-    return np.array(out)
-
-
 # ----------------------------------------------------------------------------- real data
-
-
-def fashion_subset(n_train=6000, n_val=2000) -> dict:
-    """The first n_train / n_val images of Fashion-MNIST's train / val splits from
-    `lib.data.fashion_mnist` (flattened, standardised with the whole training split's pixel
-    statistics), as fresh float32 / int64 tensors {"x_train", "y_train", "x_val", "y_val"}."""
-    from lib.data import fashion_mnist
-
-    d = fashion_mnist(n_train=n_train, n_val=n_val, n_test=1, tensors=True)
-    return {"x_train": d.x_train, "y_train": d.y_train, "x_val": d.x_val, "y_val": d.y_val}
-
-
-def make_mlp(hidden=(64,), seed=0, gain=1.0) -> nn.Sequential:
-    """784 → hidden… → 10 ReLU MLP with PyTorch's default init (weights scaled by ``gain``),
-    drawn from ``seed`` without touching torch's global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layers, width = [], 784
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, 10))
-        model = nn.Sequential(*layers)
-    with torch.no_grad():
-        for m in model:
-            if isinstance(m, nn.Linear):
-                m.weight.mul_(gain)
-    return model
-
 
 # name -> (torch.optim class name, keyword arguments): "sensible" learning rates for the MLP
 TORCH_OPTIMIZERS = {
@@ -802,88 +623,45 @@ TORCH_OPTIMIZERS = {
 }
 
 
-def train_runs(
-    model: nn.Module,
-    data: dict,
-    configs: dict,
-    epochs=3,
-    batch_size=64,
-    impl="torch",
-    callbacks=lambda opt: [],
-    seed=0,
-) -> dict:
-    """Train a deep copy of ``model`` with each optimizer config {label: (class name, kwargs)}.
+def optimizer_specs(spec: RunSpec, configs=TORCH_OPTIMIZERS, impl="torch") -> dict:
+    """{name: ``spec`` with the optimizer of ``configs[name]``} for `lib.experiments.run_grid`.
 
-    impl: "torch" (torch.optim) or "lib" (lib.torch_impl.optim). callbacks(optimizer) returns the
-    `lib.train` callbacks of a run. Every run sees the same initial weights and the same batches.
-    Returns {label: History}.
+    impl: "torch" (torch.optim) or "lib" (the same classes of lib.torch_impl.optim). All the
+    specs share the model, seed and batches of ``spec``: only the optimizer differs.
     """
-    from lib.data import make_loader
-    from lib.torch_impl import optim as lib_optim
-    from lib.train import fit
-
     if impl not in ("torch", "lib"):
         raise ValueError(f"impl must be 'torch' or 'lib', got {impl!r}")
     source = torch.optim if impl == "torch" else lib_optim
-    val = make_loader(data["x_val"], data["y_val"], batch_size=1000, shuffle=False)
-    histories = {}
-    for label, (cls_name, kwargs) in configs.items():
-        m = copy.deepcopy(model)
-        opt = getattr(source, cls_name)(m.parameters(), **kwargs)
-        train = make_loader(data["x_train"], data["y_train"], batch_size=batch_size, seed=seed)
-        histories[label] = fit(
-            m,
-            nn.functional.cross_entropy,
-            opt,
-            train,
-            val,
-            epochs=epochs,
-            callbacks=callbacks(opt),
-            device="cpu",
-            progress=False,
-        )
-    return histories
+    unknown = {name: cls for name, (cls, _) in configs.items() if not hasattr(source, cls)}
+    if unknown:
+        raise ValueError(f"configs name optimizer classes that {source.__name__} lacks: {unknown}")
+    return {name: replace(spec, optimizer=partial(getattr(source, cls_name), **kwargs))
+            for name, (cls_name, kwargs) in configs.items()}
 
 
-# ----------------------------------------------------------------------------- batch size
+def _warmup(optimizer, epochs, steps_per_epoch, start_factor):
+    """A `RunSpec.schedule`: the lr ramps linearly from start_factor·lr to lr over epoch 1."""
+    return sched.LinearLR(optimizer, start_factor=start_factor, total_iters=steps_per_epoch), "step"
 
 
 def batch_size_runs(
-    model: nn.Module,
-    data: dict,
-    batch_sizes=(16, 64, 256, 1024),
-    lr=0.05,
-    base_batch=64,
-    momentum=0.9,
-    epochs=2,
-    seed=0,
+    spec: RunSpec, data, batch_sizes=(16, 64, 256, 1024), lr=0.05, base_batch=64, momentum=0.9
 ) -> dict:
-    """SGD + momentum with each batch size B for the same number of epochs, two ways:
+    """SGD + momentum with each batch size B for ``spec.epochs`` epochs, two ways:
     "fixed": lr for every B; "scaled": the linear scaling rule lr·B/base_batch (Goyal et al.,
     2017), reached by a linear warm-up from lr over the first epoch when B > base_batch.
     Returns {"batch_size": B array, "fixed": {B: History}, "scaled": {B: History}}.
     """
     out = {"batch_size": np.array(batch_sizes), "fixed": {}, "scaled": {}}
-    n = len(data["y_train"])
     for b in batch_sizes:
-        scaled_lr = lr * b / base_batch
-        steps_per_epoch = int(np.ceil(n / b))
-
-        def warmup(opt, b=b, steps_per_epoch=steps_per_epoch):
-            from lib.train import LRScheduler
-
-            start = min(1.0, base_batch / b)
-            ramp = sched.LinearLR(opt, start_factor=start, total_iters=steps_per_epoch)
-            return [LRScheduler(ramp, interval="step")]
-
-        for key, this_lr, cbs in (
-            ("fixed", lr, lambda opt: []),
-            ("scaled", scaled_lr, warmup),
-        ):
-            config = {b: ("SGD", dict(lr=this_lr, momentum=momentum))}
-            out[key].update(
-                train_runs(model, data, config, epochs, b, callbacks=cbs, seed=seed)
-            )
+        fixed = replace(spec, batch_size=int(b),
+                        optimizer=partial(torch.optim.SGD, lr=lr, momentum=momentum))
+        scaled = replace(fixed, optimizer=partial(torch.optim.SGD, lr=lr * b / base_batch,
+                                                  momentum=momentum))
+        if b > base_batch:
+            scaled = replace(scaled, schedule=partial(_warmup, start_factor=base_batch / b))
+        out["fixed"][b] = experiments.run(fixed, data)
+        out["scaled"][b] = experiments.run(scaled, data)
     return out
 
 

@@ -37,9 +37,9 @@ def _train_toy_mlp(dataset, hidden, lr, epochs, seed):
 def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
     """Train Linear(2, hidden) → ReLU → Linear(hidden, C) with full-batch SGD on a toy set.
 
-    Returns (model, x, y, history) where history is `train_numpy`'s dict. The training is cached
-    (the same arguments train once), and every call returns fresh deep copies: changing the
-    returned model, arrays or history never changes a later call's result.
+    Returns (model, x, y, history), history the `History` of `train_numpy`. The training is
+    cached (the same arguments train once), and every call returns fresh deep copies: changing
+    the returned model, arrays or history never changes a later call's result.
     """
     return copy.deepcopy(_train_toy_mlp(dataset, hidden, lr, epochs, seed))
 
@@ -50,12 +50,12 @@ def decision_boundary_demo(dataset="spirals", hidden=32, lr=1.0, epochs=300, see
     model, x, y, history = train_toy_mlp(dataset, hidden, lr, epochs, seed)
     fig, (ax_data, ax_loss) = plots.new_figure(ncols=2, size=(10, 4))
     plots.decision_boundary(model.forward, x, y, ax=ax_data, resolution=120)
-    if history["diverged_at"] is not None:
-        ax_data.set_title(f"diverged at step {history['diverged_at']}")
+    if history.diverged_at is not None:
+        ax_data.set_title(f"diverged at step {history.diverged_at}")
     else:
         ax_data.set_title(f"{dataset}: {hidden} hidden units, "
-                          f"train accuracy {history['train_acc'][-1]:.2f}")
-    ax_loss.plot(np.arange(1, len(history["loss"]) + 1), history["loss"])
+                          f"train accuracy {history.epoch['train_acc'][-1]:.2f}")
+    ax_loss.plot(np.arange(1, len(history.step_loss) + 1), history.step_loss)
     ax_loss.set(xlabel="step (full batch)", ylabel="cross-entropy loss", yscale="log",
                 title=f"SGD, lr = {lr:.3g}")
     return fig

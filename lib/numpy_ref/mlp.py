@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from lib.history import History
 from lib.numpy_ref import init as init_
 from lib.numpy_ref.activations import get_activation
 from lib.numpy_ref.layers import Dropout, Linear
@@ -73,7 +72,7 @@ def make_mlp(
 
 
 def _evaluate(model, x, y, loss_fn, batch_size):
-    """(loss, accuracy) in eval mode over all of x; accuracy is NaN for other losses than CE/BCE."""
+    """(loss, accuracy) in eval mode over all of x; accuracy None for other losses than CE/BCE."""
     was_training = model.training
     model.eval()
     out = np.concatenate([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -84,8 +83,8 @@ def _evaluate(model, x, y, loss_fn, batch_size):
     elif loss_fn is binary_cross_entropy_with_logits:
         acc = float(((out > 0) == (y > 0.5)).mean())
     else:
-        acc = math.nan
-    return loss, acc
+        acc = None
+    return float(loss), acc
 
 
 def train_numpy(
@@ -101,17 +100,18 @@ def train_numpy(
     x_val=None,
     y_val=None,
     penalty=None,
-) -> dict:
+) -> History:
     """Mini-batch training: each epoch shuffles with ``rng`` and, per batch, runs forward, loss,
     backward and ``optimizer.step(model.grads)``.
 
-    ``penalty`` is a function params -> (value, grads), e.g. ``lambda p: l2_penalty(p, 1e-3)``;
-    its value is added to the loss and its gradients to the model's.
-    Returns ``{"loss": per-step training loss (penalty included), "train_loss", "train_acc",
-    "val_loss", "val_acc": per epoch, measured in eval mode after the epoch (without penalty),
-    "diverged_at": None or the step whose loss was NaN/inf, counted from 1 as in ``fit``'s History
-    (the run stops there: ``len(history["loss"]) == diverged_at``)}``. Divergence stops training;
-    it never raises.
+    ``penalty``: a function params -> (value, grads) of R(θ), e.g.
+    ``lambda p: l2_penalty(p, 1e-3)``; each step minimises J(θ) = loss + R(θ), so ∇J = ∇loss + ∇R.
+    Returns the `History` that `lib.train.fit` returns: ``step_loss`` (J, penalty included) and
+    ``step_lr`` per step; per epoch ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
+    measured in eval mode after the epoch without the penalty (accuracy None for losses other
+    than cross-entropy and BCE, val_* None without validation data); ``diverged_at``: None or the
+    step whose loss was NaN/inf, counted from 1 (the run stops there: len(step_loss) == it).
+    Divergence stops training; it never raises.
     """
     rng = check_rng(rng, "train_numpy")
     x = as_float_array(x, "train_numpy x")
@@ -124,18 +124,11 @@ def train_numpy(
         raise ValueError(
             f"need epochs >= 0 and batch_size >= 1, got epochs={epochs}, batch_size={batch_size}"
         )
-    history = {
-        "loss": [],
-        "train_loss": [],
-        "train_acc": [],
-        "val_loss": [],
-        "val_acc": [],
-        "diverged_at": None,
-    }
+    history = History()
     model.train()
     step = 0
     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is recorded, not warned about
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             order = rng.permutation(len(x))
             for start in range(0, len(x), batch_size):
                 idx = order[start : start + batch_size]
@@ -143,9 +136,11 @@ def train_numpy(
                 if penalty is not None:
                     value, penalty_grads = penalty(model.params)
                     loss += value
-                history["loss"].append(loss)
+                history.step_lr.append(optimizer.param_groups[0]["lr"])
+                history.step_loss.append(float(loss))
                 if not np.isfinite(loss):
-                    history["diverged_at"] = step + 1  # this step's loss; steps count from 1
+                    history.diverge(step + 1)  # this step's loss; steps count from 1
+                    history.stopped_epoch = epoch
                     return history
                 model.backward(dout)
                 grads = model.grads
@@ -154,9 +149,10 @@ def train_numpy(
                         grads[name] += g
                 optimizer.step(grads)
                 step += 1
-            for split, (xs, ys) in (("train", (x, y)), ("val", (x_val, y_val))):
-                if xs is not None:
-                    split_loss, split_acc = _evaluate(model, xs, ys, loss_fn, batch_size)
-                    history[f"{split}_loss"].append(split_loss)
-                    history[f"{split}_acc"].append(split_acc)
+            train_loss, train_acc = _evaluate(model, x, y, loss_fn, batch_size)
+            val_loss, val_acc = (None, None)
+            if x_val is not None:
+                val_loss, val_acc = _evaluate(model, x_val, y_val, loss_fn, batch_size)
+            history.add_epoch(epoch=epoch, step=step, train_loss=train_loss, train_acc=train_acc,
+                              val_loss=val_loss, val_acc=val_acc)
     return history
