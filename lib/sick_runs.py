@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -94,40 +95,41 @@ GALLERY = {
 KINDS = {**GALLERY, **HEALTHY}
 
 
-@lru_cache(maxsize=1)
-def _data():
-    return data.fashion_mnist(n_train=N_TRAIN, n_val=N_VAL, tensors=True)
-
-
 class _Batches:
-    """Iterable of (x, y) batches: a new permutation from `generator` every epoch, like a
-    shuffled DataLoader, or (by_class=True) class by class, the same every epoch."""
+    """(x, y) tensor batches from NumPy arrays: in a new random order every epoch, drawn from
+    `rng` (a shuffled DataLoader without its per-example collate cost), or in the given order
+    when rng is None."""
 
-    def __init__(self, x, y, batch_size, by_class, generator):
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.by_class, self.generator = by_class, generator
+    def __init__(self, x, y, batch_size, rng=None):
+        self.x, self.y, self.batch_size, self.rng = x, y, batch_size, rng
 
     def __iter__(self):
-        if self.by_class:
-            order = torch.argsort(self.y, stable=True)
-        else:
-            order = torch.randperm(len(self.y), generator=self.generator)
-        return ((self.x[i], self.y[i]) for i in order.split(self.batch_size))
+        n = len(self.y)
+        order = np.arange(n) if self.rng is None else self.rng.permutation(n)
+        for start in range(0, n, self.batch_size):
+            i = order[start:start + self.batch_size]
+            yield torch.from_numpy(self.x[i]), torch.from_numpy(self.y[i])
 
 
 def sick_run(kind: str, seed: int = 0) -> History:
     """Train the run `kind` (a key of KINDS) with `seed`; return its History. The weights come
-    from Generator(seed), the batch order and label permutation from a second one."""
+    from torch.Generator().manual_seed(seed), the label permutation and the batch order from
+    np.random.default_rng(seed)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     spec = KINDS[kind]
-    prepared = _data()
+    prepared = data.fashion_mnist(n_train=N_TRAIN, n_val=N_VAL)  # fresh arrays every call
     x, y = prepared.x_train[:spec.subset], prepared.y_train[:spec.subset]
-    data_generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     if spec.shuffle_labels:
-        y = y[torch.randperm(len(y), generator=data_generator)]
+        y = y[rng.permutation(len(y))]
+    if spec.sorted_batches:  # class by class, the same order every epoch
+        order = np.argsort(y, kind="stable")
+        train = _Batches(x[order], y[order], spec.batch_size)
+    else:
+        train = _Batches(x, y, spec.batch_size, rng)
     model = models.mlp(spec.sizes, activation=spec.activation, init=spec.init,
                        generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -136,8 +138,7 @@ def sick_run(kind: str, seed: int = 0) -> History:
                 p.mul_(spec.weight_scale)
         if spec.first_bias is not None:
             model[0].bias.fill_(spec.first_bias)
-    train = _Batches(x, y, spec.batch_size, spec.sorted_batches, data_generator)
-    val = [(prepared.x_val, prepared.y_val)]
+    val = _Batches(prepared.x_val, prepared.y_val, N_VAL)
     callbacks = [LayerStats(every=spec.record_every), Vitals(every=spec.record_every)]
     return fit(model, F.cross_entropy, spec.optimizer(model.parameters()), train, val,
                epochs=spec.epochs, callbacks=callbacks, device="cpu", progress=False)

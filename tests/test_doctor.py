@@ -192,7 +192,7 @@ def test_both_losses_high_is_underfitting():
 def test_underfitting_still_falling_says_train_longer():
     loss = list(np.linspace(LN10, 1.5, 200))
     f = only(history(loss), "underfitting")
-    assert "still falling" in f.symptom and "train longer" in f.fix
+    assert "still falling" in f.symptom and "train longer" in f.treatment
 
 
 @pytest.mark.parametrize("frac, severity", [(0.95, "serious"), (0.6, "warning"), (0.3, None)])
@@ -271,8 +271,8 @@ def test_every_finding_is_complete():
     for f in diagnose(h, num_classes=10):
         assert isinstance(f, Finding) and f.name.isidentifier()
         assert f.severity in doctor.SEVERITIES and 0 <= f.confidence <= 1
-        assert f.chapter in doctor.CHAPTERS.values() and f.symptom and f.cause and f.fix
-        assert f.name in str(f) and f.fix in str(f)
+        assert f.chapter in doctor.CHAPTERS.values() and f.symptom and f.cause and f.treatment
+        assert f.name in str(f) and f.treatment in str(f)
 
 
 def test_diagnose_reads_as_dict():
