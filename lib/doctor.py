@@ -75,8 +75,9 @@ ACC_HOLD = 0.02
 # runs: 1.3-1.8x; memorising 100 images: over 100x); below that it is a warning.
 OVERFIT_RATIO = 2.0
 # Underfitting: after training, the train loss (mean of the last quarter of the steps) and the
-# validation loss are both above half of ln C (the healthy gallery runs end near 0.2·ln C), the
-# validation loss no more than 10 % above the train loss (no gap to close).
+# validation loss are both above half of ln C (the healthy gallery runs end near 0.2·ln C) but
+# below ln C (above it the net does worse than a guess: broken, not too small), the validation
+# loss no more than 10 % above the train loss (no gap to close).
 UNDERFIT_LOSS = 0.5
 UNDERFIT_GAP = 0.10
 # Labels that cannot be learnt: the last validation accuracy is below twice chance (2/C). Not
@@ -183,10 +184,20 @@ class _Run:
             len(self.windows) >= 1
             and self.windows[-1] > DIVERGE_FACTOR * self.history.step_loss[0])
 
-    def stalled(self):
-        """Whether the loss fell less than STALL_DROP from the first window to the last
+    def rises(self):
+        """The windows after the first whose mean is OSCILLATION_RISE above the first's."""
+        return np.flatnonzero(self.windows[1:] > (1 + OSCILLATION_RISE) * self.windows[0]) + 1
+
+    def oscillating(self):
+        """The windowed loss climbs back above its start at least OSCILLATION_MIN_RISES times
         (without diverging)."""
-        return (len(self.windows) >= 2 and not self.diverged()
+        return (len(self.windows) >= 3 and not self.diverged()
+                and len(self.rises()) >= OSCILLATION_MIN_RISES)
+
+    def stalled(self):
+        """The loss fell less than STALL_DROP from the first window to the last, without
+        diverging or oscillating."""
+        return (len(self.windows) >= 2 and not self.diverged() and not self.oscillating()
                 and self.windows[-1] > (1 - STALL_DROP) * self.windows[0])
 
 
@@ -287,12 +298,9 @@ def not_learning(run):
 
 def lr_too_high(run):
     """The windowed loss climbs back OSCILLATION_RISE above its start, repeatedly."""
-    w = run.windows
-    if len(w) < 3 or run.diverged():
+    if not run.oscillating():
         return None
-    high = np.flatnonzero(w[1:] > (1 + OSCILLATION_RISE) * w[0]) + 1
-    if len(high) < OSCILLATION_MIN_RISES:
-        return None
+    w, high = run.windows, run.rises()
     step = run.window_step(int(high[0]))
     return _finding(
         "lr_too_high",
@@ -394,14 +402,16 @@ def overconfident(run):
 
 
 def underfitting(run):
-    """Train loss (the last quarter of the steps) and validation loss both still above
-    UNDERFIT_LOSS x ln C, the validation loss no more than UNDERFIT_GAP above the train loss."""
+    """Train loss (the last quarter of the steps) and validation loss both between
+    UNDERFIT_LOSS x ln C and ln C, the validation loss no more than UNDERFIT_GAP above the
+    train loss."""
     if run.ln_c is None or len(run.windows) < 4 or run.stalled() or run.diverged():
         return None
     train = float(run.loss[-len(run.loss) // 4:].mean())
     val = run.epoch_values("val_loss")
     val = val[-1] if val else train
-    if min(train, val) <= UNDERFIT_LOSS * run.ln_c or val > (1 + UNDERFIT_GAP) * train:
+    if not UNDERFIT_LOSS * run.ln_c < min(train, val) < run.ln_c or \
+            val > (1 + UNDERFIT_GAP) * train:
         return None
     w = run.windows
     quarter = len(w) // 4

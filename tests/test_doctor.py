@@ -129,6 +129,11 @@ def test_loss_jumping_back_above_its_start_is_lr_too_high():
     assert f.name == "lr_too_high" and f.step == 110
 
 
+def test_a_loss_that_bounces_above_its_start_is_not_called_stalled():
+    loss = falling(50) + [3.5] * 150
+    assert names(history(loss), rules=["lr_too_high", "not_learning"]) == ["lr_too_high"]
+
+
 def test_one_jump_is_not_lr_too_high():
     loss = falling(100) + [3.5] * 10 + falling(90, start=1.0)
     assert only(history(loss), "lr_too_high") is None
@@ -187,6 +192,11 @@ def test_both_losses_high_is_underfitting():
     f = only(history(loss, epochs={"val_loss": [2.0, 1.8, 1.7, 1.65]}), "underfitting")
     assert f.name == "underfitting" and "flat at the end" in f.symptom
     assert only(history(loss, epochs={"val_loss": [2.0, 1.5, 1.0, 0.9]}), "underfitting") is None
+
+
+def test_a_loss_above_ln_c_is_not_underfitting():
+    loss = falling(200, start=40.0, end=1.2 * LN10, noise=0.02)
+    assert only(history(loss), "underfitting") is None
 
 
 def test_underfitting_still_falling_says_train_longer():
