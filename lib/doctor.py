@@ -499,8 +499,9 @@ def vanishing_gradients(run):
         return None
     return _finding(
         "vanishing_gradients", f"in {len(run.weighted)} weight layers, " + "; ".join(hits),
-        "each layer multiplies the backward signal by less than 1 (saturating sigmoid/tanh "
-        "with σ' <= 1/4, weights too small): the early layers stop learning",
+        "each layer multiplies the backward signal by less than 1 (the sigmoid's derivative "
+        "is at most 1/4, saturated units pass almost nothing, weights too small): the early "
+        "layers stop learning",
         "ReLU-family activations with He initialization; normalization layers; residual "
         "connections",
         "01", 0.9, "serious")
@@ -515,7 +516,8 @@ def exploding_gradients(run):
     return _finding(
         "exploding_gradients", f"in {len(run.weighted)} weight layers, " + "; ".join(hits),
         "each layer multiplies the signal by more than 1 (weights initialized too large for "
-        "the depth): gradients grow like a power of the depth",
+        "the depth); the backward pass multiplies by the same weight matrices, so the "
+        "gradients grow like a power of the depth too",
         "He/Xavier initialization for the activation; gradient clipping; normalization "
         "layers; residual connections",
         "02", 0.9, "serious")
