@@ -491,36 +491,42 @@ def _depth_evidence(run, direction):
     return hits
 
 
+DEPTH_CAUSES = {  # direction -> (cause, treatment, chapter)
+    "vanishing": (
+        "each layer multiplies the backward signal by less than 1 (the sigmoid's derivative is "
+        "at most 1/4, saturated units pass almost nothing, weights too small): the early layers "
+        "stop learning",
+        "ReLU-family activations with He initialization; normalization layers; residual "
+        "connections", "01"),
+    "exploding": (
+        "each layer multiplies the signal by more than 1 (weights initialized too large for "
+        "the depth); the backward pass multiplies by the same weight matrices, so the "
+        "gradients grow like a power of the depth too",
+        "He/Xavier initialization for the activation; gradient clipping; normalization "
+        "layers; residual connections", "02"),
+}
+
+
+def _depth_finding(run, direction):
+    hits = _depth_evidence(run, direction)
+    if not hits:
+        return None
+    cause, treatment, chapter = DEPTH_CAUSES[direction]
+    return _finding(f"{direction}_gradients",
+                    f"in {len(run.weighted)} weight layers, " + "; ".join(hits),
+                    cause, treatment, chapter, 0.9, "serious")
+
+
 def vanishing_gradients(run):
     """Over >= MIN_DEPTH weight layers, the first layer's gradient (or the signal) DEPTH_RATIO
     times smaller than the last's."""
-    hits = _depth_evidence(run, "vanishing")
-    if not hits:
-        return None
-    return _finding(
-        "vanishing_gradients", f"in {len(run.weighted)} weight layers, " + "; ".join(hits),
-        "each layer multiplies the backward signal by less than 1 (the sigmoid's derivative "
-        "is at most 1/4, saturated units pass almost nothing, weights too small): the early "
-        "layers stop learning",
-        "ReLU-family activations with He initialization; normalization layers; residual "
-        "connections",
-        "01", 0.9, "serious")
+    return _depth_finding(run, "vanishing")
 
 
 def exploding_gradients(run):
     """Over >= MIN_DEPTH weight layers, the first layer's gradient (or the signal) DEPTH_RATIO
     times larger than the last's."""
-    hits = _depth_evidence(run, "exploding")
-    if not hits:
-        return None
-    return _finding(
-        "exploding_gradients", f"in {len(run.weighted)} weight layers, " + "; ".join(hits),
-        "each layer multiplies the signal by more than 1 (weights initialized too large for "
-        "the depth); the backward pass multiplies by the same weight matrices, so the "
-        "gradients grow like a power of the depth too",
-        "He/Xavier initialization for the activation; gradient clipping; normalization "
-        "layers; residual connections",
-        "02", 0.9, "serious")
+    return _depth_finding(run, "exploding")
 
 
 def update_ratio(run):

@@ -234,7 +234,7 @@ def deep_stats(grad_first, act_last, depth=5):
 ])
 def test_vanishing_and_exploding_over_depth(grad_first, act_last, expected):
     h = history(falling(), layer_stats=deep_stats(grad_first, act_last))
-    found = [n for n in names(h, rules=["vanishing_gradients", "exploding_gradients"])]
+    found = names(h, rules=["vanishing_gradients", "exploding_gradients"])
     assert found == ([expected] if expected else [])
 
 
