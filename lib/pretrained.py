@@ -75,6 +75,8 @@ def task(name, k=None, seed=0) -> data.Prepared:
         raise ValueError(f"unknown task {name!r}; allowed: {', '.join(map(repr, TASKS))}")
     loader, classes = TASKS[name]
     prepared = loader(flatten=False, tensors=True)
+    relabel = np.zeros(10, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))  # e.g. similar: 3, 4, 6, 7, 9 -> 0, …, 4
     parts = {}
     for part in ("train", "val", "test"):
         y = getattr(prepared, f"y_{part}").numpy()
@@ -82,11 +84,8 @@ def task(name, k=None, seed=0) -> data.Prepared:
             index = _per_class(y, classes, k, seed)
         else:
             index = np.flatnonzero(np.isin(y, classes))
-        relabel = np.zeros(10, dtype=np.int64)
-        relabel[list(classes)] = np.arange(len(classes))
-        index = torch.from_numpy(index)
-        parts[f"x_{part}"] = getattr(prepared, f"x_{part}")[index].unsqueeze(1)
-        parts[f"y_{part}"] = torch.from_numpy(relabel[y[index.numpy()]])
+        parts[f"x_{part}"] = getattr(prepared, f"x_{part}")[torch.from_numpy(index)].unsqueeze(1)
+        parts[f"y_{part}"] = torch.from_numpy(relabel[y[index]])
     names = tuple(prepared.classes[c] for c in classes)
     return data.Prepared(**parts, classes=names, mean=prepared.mean, std=prepared.std)
 
