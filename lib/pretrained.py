@@ -185,7 +185,8 @@ def zoo_resnet18(num_classes: int, weights="DEFAULT", freeze=False, generator=0)
 
     The weights come from the torch hub cache (``torch.hub.get_dir()/checkpoints``); this function
     never downloads. freeze=True: every layer but ``fc`` gets requires_grad False (feature
-    extraction). Raises FileNotFoundError, saying how to download them once, when they are absent.
+    extraction; BatchNorm's running statistics still move in train mode, so keep the backbone in
+    eval mode). Raises FileNotFoundError, saying how to download them once, when they are absent.
     """
     from torchvision.models import resnet18
 
