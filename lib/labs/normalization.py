@@ -251,7 +251,12 @@ def running_stats_trace(momentum=0.1, batch_size=32, steps=200, mean=2.0, std=3.
 
 
 def settle_steps(momentum, fraction=0.01):
-    """Steps t until the initial error has shrunk to ``fraction``: (1 − m)^t ≤ fraction."""
+    """Steps t until the initial error has shrunk to ``fraction``: (1 − m)^t ≤ fraction
+    (1 for momentum 1: the running value is the last batch's)."""
+    if not 0 < momentum <= 1:
+        raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+    if momentum == 1:
+        return 1
     return math.ceil(math.log(fraction) / math.log(1 - momentum))
 
 
@@ -300,10 +305,16 @@ def train_mode_accuracy(model, x, y, batch_size, sort_by_class=False):
 
 # --------------------------------------------------------------------------------- BN in CNNs
 
-def images(prepared):
-    """(N, 784) → (N, 1, 28, 28) float tensors for every split of a Prepared (a new Prepared)."""
+def images(prepared, pool=2):
+    """(N, 784) → (N, 1, 28/pool, 28/pool) float tensors for every split of a Prepared (a new
+    Prepared); ``pool`` = 2 averages 2×2 blocks (14×14 images: a CNN trains 4× faster)."""
+    if pool not in (1, 2, 4):
+        raise ValueError(f"pool must be 1, 2 or 4, got {pool!r}")
+
     def as_images(x):
-        return torch.as_tensor(x).reshape(-1, 1, 28, 28)
+        x = torch.as_tensor(x).reshape(-1, 1, 28, 28)
+        return F.avg_pool2d(x, pool) if pool > 1 else x
+
     return bookdata.Prepared(as_images(prepared.x_train), torch.as_tensor(prepared.y_train),
                              as_images(prepared.x_val), torch.as_tensor(prepared.y_val),
                              as_images(prepared.x_test), torch.as_tensor(prepared.y_test),
