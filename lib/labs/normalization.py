@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 from torch import nn
 from torch.nn import functional as F
 
@@ -108,7 +109,7 @@ def ioffe_figure(runs: dict) -> Figure:
     for i, (name, r) in enumerate(runs.items()):
         axes[0].plot(r["step"], r["acc"], color=plots.COLORS[i], label=name)
     axes[0].set(xlabel="training step", ylabel="test accuracy", title="(a) test accuracy",
-                ylim=(0.8, 1.0))
+                ylim=(0, 1))
     axes[0].legend(loc="lower right")
     lo = min(r["pct"].min() for r in runs.values())
     hi = max(r["pct"].max() for r in runs.values())
@@ -224,6 +225,10 @@ def smoothness_figure(runs: dict) -> Figure:
                 title="loss variation along the gradient")
     axes[1].set(xlabel="training step", ylabel="max ‖∇L(w − ηg) − ∇L(w)‖ / ‖∇L(w)‖",
                 yscale="log", title="gradient change along the gradient")
+    for ax in axes:
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     axes[0].legend()
     return fig
 
@@ -379,16 +384,17 @@ CUBE_AXES = {  # name -> (which axes of (N, C, HW) one statistic spans; the draw
 
 
 def _cube_mask(name, n=4, c=6, hw=5, groups=2):
-    """Boolean (N, C, HW) mask of ONE normalization set (the highlighted statistic)."""
+    """Boolean (N, C, HW) mask of ONE normalization set (the highlighted statistic): channel 0
+    for BatchNorm, the last sample for the others (the faces the cube figure shows)."""
     mask = np.zeros((n, c, hw), dtype=bool)
     if name == "BatchNorm":
         mask[:, 0, :] = True
     elif name == "LayerNorm":
-        mask[0, :, :] = True
+        mask[-1, :, :] = True
     elif name == "InstanceNorm":
-        mask[0, 0, :] = True
+        mask[-1, 0, :] = True
     elif name == "GroupNorm":
-        mask[0, : c // groups, :] = True
+        mask[-1, : c // groups, :] = True
     else:
         raise ValueError(f"unknown normalization {name!r}; allowed: {', '.join(CUBE_AXES)}")
     return mask
@@ -397,22 +403,20 @@ def _cube_mask(name, n=4, c=6, hw=5, groups=2):
 def cube_figure() -> Figure:
     """Wu & He (2018), Fig. 2, drawn from the masks: the (N, C, H·W) block of activations, and in
     blue the values that share one mean and variance."""
-    fig = Figure(figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.8))
     for i, name in enumerate(CUBE_AXES):
         ax = fig.add_subplot(1, 4, i + 1, projection="3d")
-        mask = _cube_mask(name)
+        mask = _cube_mask(name)  # axes x = N, y = C, z = H·W
         colors = np.where(mask, "#4c72b0", "#e8e8e8")
-        filled = np.ones_like(mask)
-        ax.voxels(filled.transpose(0, 2, 1), facecolors=colors.transpose(0, 2, 1),
-                  edgecolor="0.55", linewidth=0.4)
+        ax.voxels(np.ones_like(mask), facecolors=colors, edgecolor="0.55", linewidth=0.4)
         ax.set_xlabel("N", labelpad=-12)
-        ax.set_ylabel("H, W", labelpad=-12)
-        ax.set_zlabel("C", labelpad=-12)
+        ax.set_ylabel("C", labelpad=-12)
+        ax.set_zlabel("H, W", labelpad=-12)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_zticks([])
-        ax.set_box_aspect(mask.transpose(0, 2, 1).shape)
-        ax.view_init(elev=20, azim=-55)
+        ax.set_box_aspect(mask.shape)
+        ax.view_init(elev=22, azim=-58)
         ax.set_title(f"{name}\n{CUBE_AXES[name]}", fontsize=9)
     return fig
 
@@ -571,6 +575,7 @@ def batch_size_figure(batch_sizes, results: dict) -> Figure:
                 label=label)
     ax.set(xscale="log", xlabel="batch size (images per GPU in Wu & He)",
            ylabel="validation error (%)", title="error against batch size")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(batch_sizes)
     ax.set_xticklabels([str(b) for b in batch_sizes])
     ax.invert_xaxis()
