@@ -303,7 +303,7 @@ def train_mode_accuracy(model, x, y, batch_size, sort_by_class=False):
     model = copy.deepcopy(model)
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if sort_by_class:
-        order = torch.argsort(y, stable=True)
+        order = torch.from_numpy(np.argsort(y.numpy(), kind="stable"))
         x, y = x[order], y[order]
     return accuracy(model, x, y, batch_size=batch_size, train_mode=True)
 
@@ -318,7 +318,7 @@ def images(prepared, pool=2):
 
     def as_images(x):
         x = torch.as_tensor(x).reshape(-1, 1, 28, 28)
-        return F.avg_pool2d(x, pool) if pool > 1 else x
+        return nn.AvgPool2d(pool)(x) if pool > 1 else x
 
     return bookdata.Prepared(as_images(prepared.x_train), torch.as_tensor(prepared.y_train),
                              as_images(prepared.x_val), torch.as_tensor(prepared.y_val),
