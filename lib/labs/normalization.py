@@ -23,9 +23,10 @@ from lib.train import Callback, fit
 
 __all__ = [
     "train", "accuracy", "ioffe_mnist_run", "ioffe_figure", "NoisyBatchNorm1d", "add_bn_noise",
-    "smoothness_run", "smoothness_figure", "running_stats_trace", "settle_steps",
+    "smoothness_run", "smoothness_figure", "running_stats_trace", "settle_steps", "ema_noise_std",
     "running_stats_figure", "train_mode_accuracy", "placement_cnn", "NORM_LAYERS", "cnn_with",
-    "images", "cube_figure", "scaled_init_", "lr_sweep", "lr_sweep_figure", "sweep_figure",
+    "images", "cube_figure", "scaled_init_", "DEEP", "SWEEP_LRS", "lr_sweep", "final_acc",
+    "lr_sweep_figure", "sweep_figure", "WeightNorms",
     "weight_norms", "dropout_bn_variances", "time_forward", "batch_size_figure",
 ]
 
