@@ -1,0 +1,584 @@
+"""Chapter 05 (normalization): its experiments and figures, nothing another chapter needs.
+
+Training runs use `lib.train.fit` (through `train`) or, where a run must be probed step by step
+(the Ioffe & Szegedy MNIST figure, the loss-smoothness probe), a short explicit loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+from torch import nn
+from torch.nn import functional as F
+
+from lib import data as bookdata
+from lib import models, plots, widgets
+from lib.train import Callback, fit
+
+__all__ = [
+    "train", "accuracy", "ioffe_mnist_run", "ioffe_figure", "NoisyBatchNorm1d", "add_bn_noise",
+    "smoothness_run", "smoothness_figure", "running_stats_trace", "settle_steps", "ema_noise_std",
+    "running_stats_figure", "train_mode_accuracy", "placement_cnn", "NORM_LAYERS", "cnn_with",
+    "images", "cube_figure", "scaled_init_", "DEEP", "SWEEP_LRS", "lr_sweep", "final_acc",
+    "lr_sweep_figure", "sweep_figure", "WeightNorms",
+    "weight_norms", "dropout_bn_variances", "time_forward", "batch_size_figure",
+]
+
+
+# ----------------------------------------------------------------------------- training helpers
+
+def train(model, prepared, lr, epochs=3, batch_size=64, seed=0, momentum=0.0, weight_decay=0.0,
+          callbacks=()):
+    """SGD (+ momentum, weight decay) on ``prepared`` with `lib.train.fit`; returns History.
+    The model is trained in place (divergence is recorded in the History, not raised)."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                          weight_decay=weight_decay)
+    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
+                                  seed=seed)
+    val = bookdata.make_loader(prepared.x_val, prepared.y_val, batch_size=1000, shuffle=False)
+    return fit(model, F.cross_entropy, opt, loader, val, epochs=epochs, callbacks=callbacks,
+               device="cpu", progress=False)
+
+
+@torch.no_grad()
+def accuracy(model, x, y, batch_size=1000, train_mode=False):
+    """Accuracy of ``model`` on (x, y) in eval mode, or in train mode (batch statistics!) when
+    ``train_mode``; the model's mode is restored afterwards (running statistics are NOT: a
+    train-mode pass updates them, which is part of the bug it demonstrates)."""
+    was = model.training
+    model.train(train_mode)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+                  for i in range(0, len(y), batch_size))
+    model.train(was)
+    return correct / len(y)
+
+
+# ----------------------------------------------------------------- Ioffe & Szegedy (2015), Fig. 1
+
+def ioffe_mnist_run(batchnorm, prepared, seed=0, steps=1200, lr=0.5, batch_size=60,
+                    eval_every=50, unit=0):
+    """Their MNIST net: 784-100-100-100-10, sigmoid, batch 60, plain SGD (lr: not given in the
+    paper). Every ``eval_every`` steps: test accuracy and the 15th/50th/85th percentiles of the
+    input to the sigmoid of one unit of the last hidden layer, over the test images (eval mode).
+    Returns {"step", "acc", "pct" (n, 3)} as arrays."""
+    model = models.mlp([784, 100, 100, 100, 10], activation="sigmoid",
+                       norm="batch" if batchnorm else None, generator=seed)
+    last_sigmoid = [m for m in model if isinstance(m, nn.Sigmoid)][-1]
+    seen = {}
+    last_sigmoid.register_forward_hook(lambda m, inp, out: seen.update(z=inp[0][:, unit]))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
+                                  seed=seed)
+    x_test, y_test = torch.as_tensor(prepared.x_test), torch.as_tensor(prepared.y_test)
+    out = {"step": [], "acc": [], "pct": []}
+
+    def record(step):
+        model.eval()
+        with torch.no_grad():
+            acc = (model(x_test).argmax(1) == y_test).float().mean().item()
+        model.train()
+        out["step"].append(step)
+        out["acc"].append(acc)
+        out["pct"].append(np.percentile(seen["z"].numpy(), [15, 50, 85]))
+
+    step = 0
+    record(0)
+    while step < steps:
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % eval_every == 0:
+                record(step)
+            if step == steps:
+                break
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def ioffe_figure(runs: dict) -> Figure:
+    """runs: {"without BN": result, "with BN": result} of `ioffe_mnist_run` → their Fig. 1(a–c)."""
+    fig, axes = plots.new_figure(ncols=3, size=(13.5, 3.8))
+    for i, (name, r) in enumerate(runs.items()):
+        axes[0].plot(r["step"], r["acc"], color=plots.COLORS[i], label=name)
+    axes[0].set(xlabel="training step", ylabel="test accuracy", title="(a) test accuracy",
+                ylim=(0, 1))
+    axes[0].legend(loc="lower right")
+    lo = min(r["pct"].min() for r in runs.values())
+    hi = max(r["pct"].max() for r in runs.values())
+    for ax, (name, r), letter in zip(axes[1:], runs.items(), "bc", strict=True):
+        for j, q in enumerate((15, 50, 85)):
+            ax.plot(r["step"], r["pct"][:, j], color="k", lw=1 + (j == 1), label=f"{q}th pct")
+        ax.set(xlabel="training step", ylabel="input to the sigmoid", ylim=(lo - 0.3, hi + 0.3),
+               title=f"({letter}) {name}: one unit's input")
+        ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+# ------------------------------------------------------------ Santurkar et al. (2018): noisy BN
+
+class NoisyBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d, then in training y = s ⊙ BN(x) + m with a per-unit scale s ~ U(1 − a, 1 + a)
+    (a = ``scale_noise``) and shift m ~ U(−b, b) (b = ``shift_noise``) drawn anew at EVERY step:
+    the next layer's input distribution changes from step to step far more than without BN
+    ("noisy BN", Santurkar et al. 2018, Sec. 2.1). E[s] = 1 and E[m] = 0, so eval mode (no
+    noise) is plain BatchNorm1d."""
+
+    def __init__(self, num_features, scale_noise=0.5, shift_noise=1.0, generator=None):
+        super().__init__(num_features)
+        if not 0 <= scale_noise < 1 or not shift_noise >= 0:
+            raise ValueError(f"scale_noise must be in [0, 1) and shift_noise >= 0, got "
+                             f"{scale_noise!r}, {shift_noise!r}")
+        self.scale_noise, self.shift_noise = scale_noise, shift_noise
+        self.generator = generator or torch.Generator().manual_seed(0)
+
+    def forward(self, x):
+        y = super().forward(x)
+        if not self.training:
+            return y
+        c = self.num_features
+        s = 1 + self.scale_noise * (2 * torch.rand(c, generator=self.generator) - 1)
+        m = self.shift_noise * (2 * torch.rand(c, generator=self.generator) - 1)
+        return y * s + m
+
+
+def add_bn_noise(model, scale_noise=0.5, shift_noise=1.0, seed=0):
+    """A copy of ``model`` with each BatchNorm1d replaced by a NoisyBatchNorm1d (same state)."""
+    model = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    for i, m in enumerate(model):
+        if isinstance(m, nn.BatchNorm1d):
+            noisy = NoisyBatchNorm1d(m.num_features, scale_noise, shift_noise, g)
+            noisy.load_state_dict(m.state_dict())
+            model[i] = noisy
+    return model
+
+
+# ------------------------------------------- Santurkar et al. (2018): smoothness along the gradient
+
+def _loss_and_grad(model, x, y):
+    model.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def smoothness_run(model, prepared, lr, steps=300, probe_every=30, factors=(0.5, 1, 2, 4),
+                   batch_size=64, seed=0):
+    """Train ``model`` with SGD(lr); every ``probe_every`` steps, on the current batch with
+    gradient g, step to w − η·g for η = lr·f (f in ``factors``, train-mode statistics) and measure
+
+    - the loss variation: max − min of {L(w − ηg)} (with L(w)),
+    - the gradient change: max ‖∇L(w − ηg) − ∇L(w)‖ / ‖∇L(w)‖ (Santurkar et al.'s "gradient
+      predictiveness", normalised so nets with different gradient scales compare),
+
+    Returns {"step", "loss_range", "grad_change", "loss"} arrays (a NaN probe → inf)."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
+                                  seed=seed)
+    out = {"step": [], "loss_range": [], "grad_change": [], "loss": []}
+    step = 0
+    while step < steps:
+        for x, y in loader:
+            if step % probe_every == 0:
+                loss0, g0 = _loss_and_grad(model, x, y)
+                losses, changes = [loss0], []
+                for f in factors:
+                    probe = copy.deepcopy(model)
+                    with torch.no_grad():
+                        for p, gp in zip(probe.parameters(), model.parameters(), strict=True):
+                            p -= lr * f * gp.grad
+                    loss, g = _loss_and_grad(probe, x, y)
+                    losses.append(loss)
+                    changes.append(((g - g0).norm() / g0.norm()).item())
+                bad = not all(math.isfinite(v) for v in losses + changes)
+                out["step"].append(step)
+                out["loss"].append(loss0)
+                out["loss_range"].append(math.inf if bad else max(losses) - min(losses))
+                out["grad_change"].append(math.inf if bad else max(changes))
+            loss = F.cross_entropy(model(x), y)
+            if not math.isfinite(loss.item()):
+                return {k: np.array(v) for k, v in out.items()}
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if step == steps:
+                break
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def smoothness_figure(runs: dict) -> Figure:
+    """Loss variation and gradient change along the gradient, per probe, one line per run."""
+    fig, axes = plots.new_figure(ncols=2, size=(11, 3.8))
+    for i, (name, r) in enumerate(runs.items()):
+        axes[0].plot(r["step"], r["loss_range"], "o-", color=plots.COLORS[i], label=name)
+        axes[1].plot(r["step"], r["grad_change"], "o-", color=plots.COLORS[i], label=name)
+    axes[0].set(xlabel="training step", ylabel="max − min of L(w − ηg)", yscale="log",
+                title="loss variation along the gradient")
+    axes[1].set(xlabel="training step", ylabel="max ‖∇L(w − ηg) − ∇L(w)‖ / ‖∇L(w)‖",
+                yscale="log", title="gradient change along the gradient")
+    for ax in axes:
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axes[0].legend()
+    return fig
+
+
+# ----------------------------------------------------------------------- running statistics
+
+def running_stats_trace(momentum=0.1, batch_size=32, steps=200, mean=2.0, std=3.0, seed=0):
+    """PyTorch's update on batches of N(mean, std²) values, from running_mean = 0, running_var = 1:
+    running ← (1 − m)·running + m·batch statistic, with the unbiased batch variance (n − 1).
+    Returns (running_mean, running_var) after each step, float64 arrays of length ``steps``."""
+    if not 0 < momentum <= 1:
+        raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (the unbiased variance divides by n − 1), "
+                         f"got {batch_size!r}")
+    rng = np.random.default_rng(seed)
+    rm, rv = 0.0, 1.0
+    means, variances = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        x = rng.normal(mean, std, batch_size)
+        rm = (1 - momentum) * rm + momentum * x.mean()
+        rv = (1 - momentum) * rv + momentum * x.var(ddof=1)
+        means[t], variances[t] = rm, rv
+    return means, variances
+
+
+def settle_steps(momentum, fraction=0.01):
+    """Steps t until the initial error has shrunk to ``fraction``: (1 − m)^t ≤ fraction
+    (1 for momentum 1: the running value is the last batch's)."""
+    if not 0 < momentum <= 1:
+        raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+    if momentum == 1:
+        return 1
+    return math.ceil(math.log(fraction) / math.log(1 - momentum))
+
+
+def ema_noise_std(momentum, batch_size, std=3.0):
+    """Steady-state std of the running mean: √(m/(2 − m)) · σ/√B (an EMA of i.i.d. batch means)."""
+    return math.sqrt(momentum / (2 - momentum)) * std / math.sqrt(batch_size)
+
+
+@widgets.register_widget
+def running_stats_figure(momentum: float = 0.1, batch_size: int = 32, steps: int = 200) -> Figure:
+    """Running mean and variance of PyTorch's BatchNorm on batches from N(2, 3²), starting from
+    (0, 1); the dashed line marks the step where the start-up error is below 1 %, the band the
+    steady-state noise ±2·√(m/(2 − m))·σ/√B of the running mean."""
+    mean, std = 2.0, 3.0
+    rm, rv = running_stats_trace(momentum, batch_size, steps, mean, std)
+    t = np.arange(1, steps + 1)
+    fig, (a, b) = plots.new_figure(ncols=2, size=(11, 3.8))
+    band = 2 * ema_noise_std(momentum, batch_size, std)
+    a.axhspan(mean - band, mean + band, color="C0", alpha=0.15, label="±2 noise std")
+    a.plot(t, rm, color="C0", label="running_mean")
+    a.axhline(mean, color="k", lw=1, label="true mean 2")
+    b.plot(t, rv, color="C1", label="running_var")
+    b.axhline(std**2, color="k", lw=1, label="true variance 9")
+    k = settle_steps(momentum)
+    for ax in (a, b):
+        if k <= steps:
+            ax.axvline(k, color="0.4", ls="--", lw=1, label=f"(1 − m)^t < 1 %: t = {k}")
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=8, loc="lower right")
+    a.set(title=f"momentum {momentum:g}, batch {batch_size}", ylim=(-0.5, 4.5))
+    b.set(title="the running variance (unbiased batch variance)", ylim=(0, 22))
+    return fig
+
+
+def train_mode_accuracy(model, x, y, batch_size, sort_by_class=False):
+    """Accuracy with the model (wrongly) left in TRAIN mode: each test batch of ``batch_size``
+    is normalized by its own statistics. Works on a copy, so the model's running statistics
+    are not changed. sort_by_class: the batches are class-sorted (e.g. images arriving grouped)."""
+    model = copy.deepcopy(model)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    if sort_by_class:
+        order = torch.from_numpy(np.argsort(y.numpy(), kind="stable"))
+        x, y = x[order], y[order]
+    return accuracy(model, x, y, batch_size=batch_size, train_mode=True)
+
+
+# --------------------------------------------------------------------------------- BN in CNNs
+
+def images(prepared, pool=2):
+    """(N, 784) → (N, 1, 28/pool, 28/pool) float tensors for every split of a Prepared (a new
+    Prepared); ``pool`` = 2 averages 2×2 blocks (14×14 images: a CNN trains 4× faster)."""
+    if pool not in (1, 2, 4):
+        raise ValueError(f"pool must be 1, 2 or 4, got {pool!r}")
+
+    def as_images(x):
+        x = torch.as_tensor(x).reshape(-1, 1, 28, 28)
+        return nn.AvgPool2d(pool)(x) if pool > 1 else x
+
+    return bookdata.Prepared(as_images(prepared.x_train), torch.as_tensor(prepared.y_train),
+                             as_images(prepared.x_val), torch.as_tensor(prepared.y_val),
+                             as_images(prepared.x_test), torch.as_tensor(prepared.y_test),
+                             prepared.classes, prepared.mean, prepared.std)
+
+
+def placement_cnn(where="before", channels=(8, 16), generator=0):
+    """models.cnn's layout with BatchNorm2d before the ReLU (conv without bias → BN → ReLU, the
+    paper's choice) or after it (conv with bias → ReLU → BN)."""
+    if where not in ("before", "after"):
+        raise ValueError(f"where must be 'before' or 'after', got {where!r}")
+
+    def make():
+        layers, c_in = [], 1
+        for c in channels:
+            conv = nn.Conv2d(c_in, c, 3, padding=1, bias=where == "after")
+            unit = [conv, nn.BatchNorm2d(c), nn.ReLU()]
+            layers += unit if where == "before" else [conv, nn.ReLU(), nn.BatchNorm2d(c)]
+            layers.append(nn.MaxPool2d(2))
+            c_in = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10)]
+        return nn.Sequential(*layers)
+
+    with torch.random.fork_rng(devices=[]):
+        model = make()
+    return models.init_weights_(model, "default", generator)
+
+
+# name -> the layer for C channels (None: none); "instance" = GroupNorm(C, C) = InstanceNorm2d
+# with a per-channel affine; "layer" = GroupNorm(1, C) as in models.NORMS
+NORM_LAYERS = {
+    "none": None,
+    "batch": lambda c: nn.BatchNorm2d(c),
+    "group": lambda c: nn.GroupNorm(models.GROUPS, c),
+    "layer": lambda c: nn.GroupNorm(1, c),
+    "instance": lambda c: nn.InstanceNorm2d(c, affine=True),
+}
+
+
+def cnn_with(norm="batch", channels=(8, 16), generator=0):
+    """models.cnn(channels) with the norm layer ``norm`` (a NORM_LAYERS name) after every conv."""
+    if norm not in NORM_LAYERS:
+        raise ValueError(f"unknown norm {norm!r}; allowed: {', '.join(NORM_LAYERS)}")
+    model = models.cnn(channels=channels, norm=None if norm == "none" else "batch",
+                       generator=generator)
+    if norm in ("none", "batch"):
+        return model
+    for i, m in enumerate(model):
+        if isinstance(m, nn.BatchNorm2d):
+            model[i] = NORM_LAYERS[norm](m.num_features)
+    return model
+
+
+# ------------------------------------------------------------------------- the axes, as cubes
+
+CUBE_AXES = {  # name -> (which axes of (N, C, HW) one statistic spans; the drawn set)
+    "BatchNorm": "statistics per channel over (N, H, W)",
+    "LayerNorm": "per sample over (C, H, W)",
+    "InstanceNorm": "per sample and channel over (H, W)",
+    "GroupNorm": "per sample and group of channels over (C/G, H, W)",
+}
+
+
+def _cube_mask(name, n=4, c=6, hw=5, groups=2):
+    """Boolean (N, C, HW) mask of ONE normalization set (the highlighted statistic): channel 0
+    for BatchNorm, the last sample for the others (the faces the cube figure shows)."""
+    mask = np.zeros((n, c, hw), dtype=bool)
+    if name == "BatchNorm":
+        mask[:, 0, :] = True
+    elif name == "LayerNorm":
+        mask[-1, :, :] = True
+    elif name == "InstanceNorm":
+        mask[-1, 0, :] = True
+    elif name == "GroupNorm":
+        mask[-1, : c // groups, :] = True
+    else:
+        raise ValueError(f"unknown normalization {name!r}; allowed: {', '.join(CUBE_AXES)}")
+    return mask
+
+
+def cube_figure() -> Figure:
+    """Wu & He (2018), Fig. 2, drawn from the masks: the (N, C, H·W) block of activations, and in
+    blue the values that share one mean and variance."""
+    fig = Figure(figsize=(13, 3.8))
+    for i, name in enumerate(CUBE_AXES):
+        ax = fig.add_subplot(1, 4, i + 1, projection="3d")
+        mask = _cube_mask(name)  # axes x = N, y = C, z = H·W
+        colors = np.where(mask, "#4c72b0", "#e8e8e8")
+        ax.voxels(np.ones_like(mask), facecolors=colors, edgecolor="0.55", linewidth=0.4)
+        ax.set_xlabel("N", labelpad=-12)
+        ax.set_ylabel("C", labelpad=-12)
+        ax.set_zlabel("H, W", labelpad=-12)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_zticks([])
+        ax.set_box_aspect(mask.shape)
+        ax.view_init(elev=22, azim=-58)
+        ax.set_title(f"{name}\n{CUBE_AXES[name]}", fontsize=9)
+    return fig
+
+
+# ---------------------------------------------------------------- effects: learning rate, init
+
+@torch.no_grad()
+def scaled_init_(model, scale):
+    """Multiply every Linear/Conv2d weight by ``scale`` (a deliberately bad initial scale)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            m.weight.mul_(scale)
+    return model
+
+
+DEEP = [784] + [100] * 9 + [10]  # the chapter's deep MLP: 10 Linear layers
+SWEEP_LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _lr_sweep(seed, n_train, epochs):
+    prepared = bookdata.fashion_mnist(n_train=n_train, n_val=1000)
+    out = {}
+    for norm in (None, "batch"):
+        for lr in SWEEP_LRS:
+            model = models.mlp(DEEP, norm=norm, init="kaiming_normal", generator=seed)
+            h = train(model, prepared, lr, epochs=epochs, seed=seed)
+            curve = np.array(h.epoch["val_acc"] + [np.nan] * (epochs - len(h.epoch["val_acc"])))
+            loss = np.array(h.step_loss, dtype=float)
+            loss.setflags(write=False)
+            curve.setflags(write=False)
+            out[(norm or "none", lr)] = {"val_acc": curve, "step_loss": loss,
+                                         "diverged_at": h.diverged_at}
+    return out
+
+
+def lr_sweep(seed=0, n_train=3000, epochs=2):
+    """{(norm, lr): {"val_acc" per epoch (NaN after divergence), "step_loss", "diverged_at"}} for
+    the 10-layer ReLU MLP (He init) without / with BatchNorm, SGD at each lr of SWEEP_LRS.
+    Cached (read-only arrays): the widget and the chapter share one sweep per seed."""
+    return _lr_sweep(seed, n_train, epochs)
+
+
+def final_acc(result):
+    """Last validation accuracy of a sweep entry, 0.1 (chance) if it diverged."""
+    acc = result["val_acc"][-1]
+    return 0.1 if result["diverged_at"] is not None or not np.isfinite(acc) else float(acc)
+
+
+@widgets.register_widget
+def lr_sweep_figure(lr: float = 0.3, seed: int = 0) -> Figure:
+    """Training loss of the 10-layer MLP without and with BatchNorm at one learning rate of the
+    sweep (left), and the final validation accuracy against the learning rate (right)."""
+    sweep = lr_sweep(seed)
+    lr = min(SWEEP_LRS, key=lambda v: abs(math.log(v / lr)))
+    fig, (a, b) = plots.new_figure(ncols=2, size=(11, 3.8))
+    for i, norm in enumerate(("none", "batch")):
+        r = sweep[(norm, lr)]
+        loss = r["step_loss"][np.isfinite(r["step_loss"])]
+        label = {"none": "no normalization", "batch": "BatchNorm"}[norm]
+        if r["diverged_at"] is not None:
+            label += f" (diverged at step {r['diverged_at']})"
+        a.plot(np.arange(1, len(loss) + 1), np.minimum(plots.smooth(loss, 0.9), 10),
+               color=plots.COLORS[i], label=label)
+        b.plot(SWEEP_LRS, [final_acc(sweep[(norm, v)]) for v in SWEEP_LRS], "o-",
+               color=plots.COLORS[i], label=label.split(" (")[0])
+    a.set(xlabel="step", ylabel="training loss (EMA 0.9, clipped at 10)", yscale="log",
+          title=f"SGD, lr = {lr:g}, seed {seed}")
+    a.legend(fontsize=8)
+    b.axvline(lr, color="0.5", ls="--", lw=1)
+    b.set(xscale="log", xlabel="learning rate", ylabel="final validation accuracy",
+          ylim=(0, 1), title="after 2 epochs (diverged = 0.1)")
+    b.legend(fontsize=8)
+    return fig
+
+
+def sweep_figure(xs, results: dict, xlabel, title) -> Figure:
+    """Final accuracy against a swept value, one line per {label: [acc per x]}."""
+    fig, ax = plots.new_figure(size=(5.5, 3.8))
+    for i, (label, accs) in enumerate(results.items()):
+        ax.plot(xs, accs, "o-", color=plots.COLORS[i], label=label)
+    ax.set(xscale="log", xlabel=xlabel, ylabel="final validation accuracy", ylim=(0, 1),
+           title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------- scale invariance and the weight norm
+
+class WeightNorms(Callback):
+    """The norm of each hidden Linear weight after every epoch."""
+
+    def __init__(self):
+        self.norms = []
+
+    def on_epoch_end(self, state):
+        self.norms.append([m.weight.norm().item() for m in state.model
+                           if isinstance(m, nn.Linear)][1:-1])
+
+
+def weight_norms(model, prepared, lr, epochs, weight_decay=0.0, seed=0):
+    """Train ``model`` (momentum 0.9) and return (History, array (epochs + 1, layers) of the
+    hidden Linear weights' norms, starting with the initial ones)."""
+    first = [m.weight.norm().item() for m in model if isinstance(m, nn.Linear)][1:-1]
+    cb = WeightNorms()
+    h = train(model, prepared, lr, epochs=epochs, seed=seed, momentum=0.9,
+              weight_decay=weight_decay, callbacks=[cb])
+    return h, np.array([first] + cb.norms)
+
+
+# ------------------------------------------------------------ dropout before BN: variance shift
+
+@torch.no_grad()
+def dropout_bn_variances(model, x):
+    """For each BatchNorm1d that follows a Dropout (through a Linear): the per-unit variance of
+    its input in TRAIN mode (dropout on, what its running_var estimates) and in EVAL mode
+    (dropout off, what it meets at test time). Returns a list of (var_train, var_eval) arrays."""
+    inputs = {}
+    bns = [m for m in model if isinstance(m, nn.BatchNorm1d)][1:]  # the first sees no dropout
+    hooks = [bn.register_forward_hook(lambda m, inp, out, i=i: inputs.__setitem__(i, inp[0]))
+             for i, bn in enumerate(bns)]
+    was = model.training
+    model = copy.deepcopy(model)  # a train-mode pass must not touch the original's statistics
+    out = []
+    for mode in (True, False):
+        model.train(mode)
+        model(torch.as_tensor(x))
+        out.append([inputs[i].var(0).numpy() for i in range(len(bns))])
+    model.train(was)
+    for h in hooks:
+        h.remove()
+    return list(zip(*out, strict=True))
+
+
+# ---------------------------------------------------------------------------------- timings
+
+def time_forward(model, x, repeat=7):
+    """Best-of-``repeat`` seconds for one no-grad forward pass of ``model`` on ``x``."""
+    import time
+
+    best = math.inf
+    with torch.no_grad():
+        model(x)
+        for _ in range(repeat):
+            t = time.perf_counter()
+            model(x)
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+def batch_size_figure(batch_sizes, results: dict) -> Figure:
+    """Validation error against batch size, one line per norm ({label: [acc per batch size]})."""
+    fig, ax = plots.new_figure(size=(5.5, 3.8))
+    for i, (label, accs) in enumerate(results.items()):
+        ax.plot(batch_sizes, 100 * (1 - np.asarray(accs)), "o-", color=plots.COLORS[i],
+                label=label)
+    ax.set(xscale="log", xlabel="batch size (images per GPU in Wu & He)",
+           ylabel="validation error (%)", title="error against batch size")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(batch_sizes)
+    ax.set_xticklabels([str(b) for b in batch_sizes])
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
+    return fig
