@@ -100,7 +100,7 @@ def start_lab(tmp: Path, timeout: float = 120, attempts: int = 2) -> Lab:
     for attempt in range(1, attempts + 1):
         port, token = free_port(), secrets.token_hex(16)
         log = tmp / f"jupyterlab-{attempt}.log"
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
                f"--LabApp.app_settings_dir={tmp / 'app-settings'}",
