@@ -139,10 +139,13 @@ def test_linked_controls_load_values_with_one_redraw(shown):
 
 
 def test_columns_lay_the_controls_out_side_by_side(shown):
-    box = widgets.interactive_figure(wave, {"freq": (0.5, 5.0, 0.5), "n_points": (10, 100, 10),
-                                            "kind": ["sin", "cos"]}, columns=2)
+    specs = {"freq": (0.5, 5.0, 0.5), "n_points": (10, 100, 10), "kind": ["sin", "cos"]}
+    box = widgets.interactive_figure(wave, specs, columns=[["kind"], ["freq", "n_points"]])
     (row,) = box.children
-    assert [len(col.children) for col in row.children] == [2, 1]
+    assert [[w.description for w in col.children] for col in row.children] == \
+        [["kind"], ["freq", "n_points"]]
+    with pytest.raises(ValueError, match="each control once"):
+        widgets.interactive_figure(wave, specs, columns=[["kind"], ["freq"]])
 
 
 def test_ready_widgets_are_used_as_given(shown):

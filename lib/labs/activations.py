@@ -541,7 +541,8 @@ def _relu_toy_update(fig, bias=0.0, lr=0.1, steps=200):
         end.text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=end.transAxes)
 
 
-@register_widget(update=_relu_toy_update, controls={
+# Each change retrains the net; the chapter redraws when a slider is released.
+@register_widget(update=_relu_toy_update, continuous_update=False, controls={
     "bias": (-2.0, 1.0, 0.25), "lr": widgets.LogRange(0.01, 30.0)})
 def relu_toy_figure(bias: float = 0.0, lr: float = 0.1, steps: int = 200) -> Figure:
     """The hidden ReLU units of `relu_toy` as lines over the data, at init and after training;

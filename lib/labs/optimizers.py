@@ -304,9 +304,11 @@ def race_figure(
 
 
 def race_widget():
-    """The race with its controls in three columns, so figure and controls fit a laptop
-    screen. Choosing a surface loads that surface's `RACE_DEFAULTS` (one redraw)."""
-    return widgets.interactive_figure(race_figure, columns=3)
+    """The race with its controls in three columns, so that the figure and its controls fit a
+    laptop screen. Choosing a surface loads that surface's `RACE_DEFAULTS` (one redraw)."""
+    columns = [["surface", "optimizers"], ["lr", "adaptive_lr", "momentum", "steps"],
+               ["condition_number", "angle", "beta1", "beta2"]]
+    return widgets.interactive_figure(race_figure, columns=columns)
 
 
 def _legend_below(fig, ax, ncols=4):
