@@ -33,7 +33,6 @@ import ipywidgets as W
 from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 
 __all__ = [
     "REGISTRY",
@@ -168,14 +167,11 @@ def _encode(fig: Figure, fmt: str = "png") -> bytes:
     """The figure drawn by Agg at its own size, as PNG (what notebooks store) or JPEG (live
     redraws: encoding takes a few ms, a PNG of the same figure ten times more)."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(),
-                             "raw", "RGBA", 0, 1)
     out = io.BytesIO()
     if fmt == "png":
-        image.save(out, format="png")
+        canvas.print_png(out, metadata={"Software": None})
     else:
-        image.convert("RGB").save(out, format="jpeg", quality=90)
+        canvas.print_jpg(out, pil_kwargs={"quality": 90})
     return out.getvalue()
 
 
