@@ -115,7 +115,8 @@ def register_widget(f=None, *, controls: dict | None = None, update=None,
         _check_names(f, controls)
         extra = _linked_values(links)
         for name, spec in controls.items():  # a bad spec fails here, at import, not in a notebook
-            _control_args(name, spec, default_params(f)[name], True, extra.get(name, ()))
+            _control_args(name, spec, default_params(f).get(name, inspect.Parameter.empty), True,
+                          extra.get(name, ()))
     f.controls, f.update, f.continuous_update, f.links = controls, update, continuous_update, links
     REGISTRY[f"{f.__module__}.{f.__qualname__}"] = f
     return f
