@@ -1,21 +1,27 @@
 """The interactive pattern: a plain function `f(**params) -> Figure` plus a thin widget wrapper.
 
+    @register_widget(controls={"lr": LogRange(1e-3, 1.0), "optimizer": ["SGD", "Adam"]})
     def lr_demo(lr=0.1, optimizer="SGD"):        # plain: tests and benchmarks call it directly
         ...
         return fig
 
-    interactive_figure(lr_demo, {"lr": LogRange(1e-3, 1.0), "optimizer": ["SGD", "Adam"]})
+    interactive_figure(lr_demo)                   # in the notebook: the figure and its controls
 
-`interactive_figure` displays f's default figure as an ordinary output (so it is stored in the
-notebook, seen in static renderings and compared by nbval), returns the controls (the cell's last
-value shows them below the figure), and on every change calls f again and replaces the figure in
-place (`DisplayHandle.update`). Sliders that retrain a model: `continuous_update=False`, and cache
-the expensive data part of f with `functools.lru_cache`.
+`interactive_figure` shows f's default figure as a `LiveFigure`: an image widget that a moved
+control redraws, and whose saved form (the notebook file, GitHub, the HTML edition) is the PNG of
+the default state. A redraw replaces the image through the widget, never the cell's output, so
+playing with the controls does not modify the notebook. By default a redraw calls f again; a
+function registered with `update=` is instead redrawn in place: `update(fig, **params)` changes
+the artists of the figure f made (set_data, set_text, ...), with the layout computed once, so a
+redraw costs only matplotlib's draw and a fast PNG encoding. Heavy functions (retraining a model)
+register `continuous_update=False` and cache their data part with `functools.lru_cache`.
 """
 
 from __future__ import annotations
 
+import base64
 import inspect
+import io
 import math
 import statistics
 import time
@@ -25,6 +31,7 @@ from numbers import Real
 
 import ipywidgets as W
 from IPython.display import display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -32,13 +39,16 @@ __all__ = [
     "register_widget",
     "default_params",
     "LogRange",
+    "Many",
     "Controls",
+    "LiveFigure",
     "make_control",
     "interactive_figure",
+    "rescale",
     "measure_latency",
 ]
 
-REGISTRY: dict = {}  # "module.function" -> plain figure function, for benchmarks/chapters.py
+REGISTRY: dict = {}  # "module.function" -> plain figure function (benchmarks, extreme-value tests)
 
 
 def default_params(f) -> dict:
@@ -47,20 +57,11 @@ def default_params(f) -> dict:
             if p.default is not inspect.Parameter.empty}
 
 
-def register_widget(f):
-    """Decorator: list the plain figure function `f` in `REGISTRY` (benchmarks time it at its
-    defaults). Every parameter of f needs a default: the default state is what readers see first."""
-    params = inspect.signature(f).parameters
-    missing = [n for n in params if n not in default_params(f)]
-    if missing:
-        raise TypeError(f"{f.__qualname__}: parameters {missing} need defaults to be registered")
-    REGISTRY[f"{f.__module__}.{f.__qualname__}"] = f
-    return f
-
-
 @dataclass(frozen=True)
 class LogRange:
-    """Spec of a log-scale slider from `min` to `max`; `step` in decades (log10 units)."""
+    """Spec of a log-scale slider from `min` to `max`, `step` in decades (log10 units). Its values
+    are rounded to 3 significant digits, and the default (and any value another control loads)
+    is added to them, so the slider shows and passes exactly those numbers."""
 
     min: float
     max: float
@@ -73,19 +74,123 @@ class LogRange:
         if not self.step > 0:
             raise ValueError(f"LogRange step must be > 0 (in decades), got {self.step}")
 
+    def values(self, extra=()) -> list[float]:
+        lo, hi = math.log10(self.min), math.log10(self.max)
+        n = math.floor((hi - lo) / self.step + 1e-9)
+        grid = {float(f"{10 ** (lo + k * self.step):.3g}") for k in range(n + 1)}
+        grid = {v for v in grid if self.min <= v < self.max}
+        return sorted(grid | {self.min, self.max, *extra})
+
+
+@dataclass(frozen=True)
+class Many:
+    """Spec of a list where any subset of `options` can be selected (f gets a tuple)."""
+
+    options: tuple
+    rows: int | None = None
+
+
+SPEC_HELP = ("a ready ipywidget, (min, max, step[, default]) for a slider, LogRange(min, max), "
+             "a list of strings for a dropdown, Many(options) for a multiple selection, "
+             "or a bool for a checkbox")
+
+
+def register_widget(f=None, *, controls: dict | None = None, update=None,
+                    continuous_update: bool = True, links: dict | None = None):
+    """Decorator: list the plain figure function f in `REGISTRY`, with its controls.
+
+    controls: {parameter: spec} (see `make_control`), used by `interactive_figure(f)` and by the
+    extreme-value tests; update: `update(fig, **params)` redraws a figure made by f in place;
+    continuous_update=False for functions too slow to follow a drag; links: {control: {value:
+    {other control: value}}}, e.g. a surface that loads its learning rate. Every parameter of f
+    needs a default: the default state is what readers see first.
+    """
+    if f is None:
+        return lambda g: register_widget(g, controls=controls, update=update,
+                                         continuous_update=continuous_update, links=links)
+    missing = [n for n in inspect.signature(f).parameters if n not in default_params(f)]
+    if missing:
+        raise TypeError(f"{f.__qualname__}: parameters {missing} need defaults to be registered")
+    if controls is not None:
+        _check_names(f, controls)
+        extra = _linked_values(links)
+        for name, spec in controls.items():  # a bad spec fails here, at import, not in a notebook
+            _control_args(name, spec, default_params(f).get(name, inspect.Parameter.empty), True,
+                          extra.get(name, ()))
+    f.controls, f.update, f.continuous_update, f.links = controls, update, continuous_update, links
+    REGISTRY[f"{f.__module__}.{f.__qualname__}"] = f
+    return f
+
+
+def _check_names(f, controls):
+    params = inspect.signature(f).parameters
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [n for n in controls if n not in params and not takes_kwargs]
+    if unknown:
+        raise ValueError(f"{f.__qualname__} has no parameters {unknown}; it takes {list(params)}")
+
+
+def _linked_values(links) -> dict:
+    """{control: values that links may load into it}."""
+    extra = {}
+    for table in (links or {}).values():
+        for settings in table.values():
+            for name, value in settings.items():
+                extra.setdefault(name, set()).add(value)
+    return extra
+
 
 class Controls(W.VBox):
-    """The box of controls. Its text form (stored in the notebook, shown where widgets cannot
-    run) names the parameters and their values instead of the long widget repr."""
+    """The box of controls: one column, or side by side in `columns` (lists of control names).
+    Its text form (stored in the notebook, shown where widgets cannot run) names the
+    parameters and their values instead of the widget repr."""
 
-    def __init__(self, controls: dict):
-        super().__init__(list(controls.values()))
+    def __init__(self, controls: dict, columns: list | None = None):
+        if columns is None:
+            items = list(controls.values())
+        else:
+            placed = [n for column in columns for n in column]
+            if sorted(placed) != sorted(controls):
+                raise ValueError(f"columns must place each control once: {list(controls)}, "
+                                 f"got {columns}")
+            items = [W.HBox([W.VBox([controls[n] for n in column]) for column in columns])]
+        super().__init__(items)
         self.controls = controls
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         values = ", ".join(f"{n}={w.value!r}" for n, w in self.controls.items())
         bundle["text/plain"] = f"[interactive controls: {values}; run the notebook to use them]"
+        return bundle
+
+
+def _encode(fig: Figure, fmt: str = "png") -> bytes:
+    """The figure drawn by Agg at its own size, as PNG (what notebooks store) or JPEG (live
+    redraws: encoding takes a few ms, a PNG of the same figure ten times more)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    out = io.BytesIO()
+    if fmt == "png":
+        canvas.print_png(out, metadata={"Software": None})
+    else:
+        canvas.print_jpg(out, pil_kwargs={"quality": 90})
+    return out.getvalue()
+
+
+class LiveFigure(W.Image):
+    """A figure shown as an image widget; `show(fig)` replaces the picture. Saved notebooks and
+    static renderings (which cannot run widgets) show the PNG it was first displayed with."""
+
+    def __init__(self, fig: Figure):
+        self._static = _encode(fig, "png")
+        super().__init__(value=_encode(fig, "jpeg"), format="jpeg")
+
+    def show(self, fig: Figure) -> None:
+        self.value = _encode(fig, "jpeg")
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = base64.b64encode(self._static).decode("ascii")
+        bundle["text/plain"] = "[figure: run the notebook to use its controls]"
         return bundle
 
 
@@ -98,45 +203,58 @@ def _decimals(step) -> int:
     return max(0, -Decimal(str(step)).normalize().as_tuple().exponent)
 
 
-SPEC_HELP = ("a ready ipywidget, (min, max, step[, default]) for a slider, LogRange(min, max), "
-             "a list of strings for a dropdown, or a bool for a checkbox")
-
-
-def make_control(name, spec, default=inspect.Parameter.empty, continuous_update=True):
+def make_control(name, spec, default=inspect.Parameter.empty, continuous_update=True, extra=()):
     """One widget from a compact spec (see `SPEC_HELP`). The initial value is the default in the
-    spec if it has one, else `default` (f's default)."""
+    spec if it has one, else `default` (f's default); it must be a value the control can show
+    exactly. extra: values a LogRange slider must offer too (loaded by linked controls)."""
     if isinstance(spec, W.Widget):
         if not getattr(spec, "description", True):
             spec.description = name
         return spec
-    style = {"description_width": "initial"}
+    cls, kwargs = _control_args(name, spec, default, continuous_update, extra)
+    return cls(**kwargs)
+
+
+def _control_args(name, spec, default, continuous_update, extra=()):
+    """(widget class, keyword arguments) for `make_control`; checks the spec and the default."""
+    if isinstance(spec, W.Widget):
+        return type(spec), {}
+    common = {"description": name, "style": {"description_width": "initial"}}
     if isinstance(spec, bool):
-        return W.Checkbox(value=spec, description=name, indent=False)
+        return W.Checkbox, {"value": spec, "description": name, "indent": False}
     if isinstance(spec, LogRange):
         value = _initial(name, spec.default, default)
         if not spec.min <= value <= spec.max:
             raise ValueError(f"{name}: default {value} outside [{spec.min}, {spec.max}]")
-        return W.FloatLogSlider(value=value, base=10, min=math.log10(spec.min),
-                                max=math.log10(spec.max), step=spec.step, description=name,
-                                continuous_update=continuous_update, readout_format=".3g",
-                                style=style)
+        options = [(f"{v:.3g}", v) for v in spec.values({value, *extra})]
+        return W.SelectionSlider, {"options": options, "value": value,
+                                   "continuous_update": continuous_update, **common}
+    if isinstance(spec, Many):
+        value = tuple(_initial(name, None, default))
+        if not set(value) <= set(spec.options):
+            raise ValueError(f"{name}: default {value} is not a subset of {list(spec.options)}")
+        return W.SelectMultiple, {"options": tuple(spec.options), "value": value,
+                                  "rows": spec.rows or len(spec.options), **common}
     if isinstance(spec, (list, tuple)) and spec and all(isinstance(s, str) for s in spec):
         value = _initial(name, None, default)
         if value not in spec:
             raise ValueError(f"{name}: default {value!r} is not one of the options {list(spec)}")
-        return W.Dropdown(options=list(spec), value=value, description=name, style=style)
+        return W.Dropdown, {"options": list(spec), "value": value, **common}
     if isinstance(spec, (list, tuple)) and len(spec) in (3, 4) and all(map(_is_number, spec)):
         lo, hi, step = spec[:3]
         value = _initial(name, spec[3] if len(spec) == 4 else None, default)
         if not (lo < hi and step > 0 and lo <= value <= hi):
             raise ValueError(f"{name}: need min < max, step > 0 and min <= default <= max, "
                              f"got (min, max, step) = {spec[:3]}, default {value}")
+        k = (value - lo) / step
+        if abs(k - round(k)) > 1e-9:
+            raise ValueError(f"{name}: default {value} is not on the slider's grid min + k·step "
+                             f"(min {lo}, step {step}); change min or step")
+        args = {"value": value, "min": lo, "max": hi, "step": step,
+                "continuous_update": continuous_update, **common}
         if all(isinstance(v, int) for v in (lo, hi, step, value)):
-            return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
-                               continuous_update=continuous_update, style=style)
-        return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=name,
-                             continuous_update=continuous_update,
-                             readout_format=f".{_decimals(step)}f", style=style)
+            return W.IntSlider, args
+        return W.FloatSlider, {**args, "readout_format": f".{_decimals(step)}f"}
     raise TypeError(f"{name}: cannot make a control from {spec!r}; give {SPEC_HELP}")
 
 
@@ -146,6 +264,14 @@ def _initial(name, spec_default, f_default):
     if f_default is inspect.Parameter.empty:
         raise ValueError(f"{name}: no default value; give the function a default for {name!r}")
     return f_default
+
+
+def _value(widget):
+    """A control's value as the reader sees it: float sliders rounded to their step's decimals
+    (the browser adds steps in binary floating point: 0.1 + 0.2 = 0.30000000000000004)."""
+    if isinstance(widget, W.FloatSlider):
+        return round(widget.value, _decimals(widget.step))
+    return widget.value
 
 
 def _call(f, params) -> Figure:
@@ -163,36 +289,80 @@ def _release(fig) -> None:
     plt.close(fig)  # no-op for figures made without pyplot (lib.plots)
 
 
-def interactive_figure(f, controls: dict, continuous_update=True) -> Controls:
+def _freeze_layout(fig) -> None:
+    """Compute the layout once (a first draw), then keep it: in-place redraws skip it."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    fig.set_layout_engine("none")
+
+
+def rescale(ax) -> None:
+    """Fit an axes' limits to its visible artists again, after their data changed in place."""
+    ax.relim(visible_only=True)
+    ax.autoscale()  # on again (set_xlim/set_ylim turn it off), and rescale
+
+
+def interactive_figure(f, controls: dict | None = None, continuous_update: bool | None = None,
+                       columns: list | None = None) -> Controls:
     """Display f's figure at its default parameters and return the controls that redraw it.
 
-    controls: {parameter name: spec} (see `make_control`); parameters left out stay at f's defaults.
+    controls: {parameter name: spec} (see `make_control`), by default the ones f was registered
+    with; parameters left out stay at f's defaults. continuous_update: redraw while a slider is
+    dragged (default: as registered, else True). columns: the controls side by side, as lists
+    of control names, one per column (to fit the figure and its controls on a laptop screen).
     Make the call the last line of its cell, so the controls show below the figure.
     """
-    defaults = default_params(f)
-    params = inspect.signature(f).parameters
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = [n for n in controls if n not in params and not takes_kwargs]
-    if unknown:
-        raise ValueError(f"{f.__qualname__} has no parameters {unknown}; it takes {list(params)}")
+    if controls is None:
+        controls = getattr(f, "controls", None)
+        if controls is None:
+            raise ValueError(f"{f.__qualname__}: give its controls, or register it with "
+                             "@register_widget(controls=...)")
+    if continuous_update is None:
+        continuous_update = getattr(f, "continuous_update", True)
+    update, links = getattr(f, "update", None), getattr(f, "links", None) or {}
+    _check_names(f, controls)
+    defaults, extra = default_params(f), _linked_values(links)
     widgets = {n: make_control(n, spec, defaults.get(n, inspect.Parameter.empty),
-                               continuous_update) for n, spec in controls.items()}
+                               continuous_update, extra.get(n, ())) for n, spec in controls.items()}
 
     def values():
-        return {n: w.value for n, w in widgets.items()}
+        return {n: _value(w) for n, w in widgets.items()}
 
     fig = _call(f, values())
-    handle = display(fig, display_id=True)
-    _release(fig)
+    if update is not None:
+        _freeze_layout(fig)
+    live = LiveFigure(fig)
+    display(live)
+    if update is None:
+        _release(fig)
 
-    def redraw(change):
-        new = _call(f, values())
-        handle.update(new)
-        _release(new)
+    def redraw():
+        if update is not None:
+            update(fig, **{**defaults, **values()})
+            live.show(fig)
+        else:
+            new = _call(f, values())
+            live.show(new)
+            _release(new)
 
-    for w in widgets.values():
-        w.observe(redraw, names="value")
-    return Controls(widgets)
+    loading = []  # set while a linked control loads others' values: they do not redraw
+
+    def changed(name, change):
+        if loading:
+            return
+        loading.append(name)
+        try:
+            for other, value in links.get(name, {}).get(change["new"], {}).items():
+                widgets[other].value = value
+        finally:
+            loading.pop()
+        redraw()
+
+    for name, w in widgets.items():
+        w.observe(lambda change, name=name: changed(name, change), names="value")
+    box = Controls(widgets, columns)
+    box.figure = live
+    return box
 
 
 def measure_latency(f, /, repeat=5, **params) -> float:

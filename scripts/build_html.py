@@ -65,10 +65,14 @@ REMOTE_SCRIPT = re.compile(r'<script src="https?://[^"]*"></script>')
 
 def without_widgets(nb):
     """Drop live-widget views and saved widget state: they need a kernel (or a CDN) to show
-    anything. Each interactive cell's default figure is an ordinary output and stays."""
+    anything. An interactive cell's figure (a `lib.widgets.LiveFigure`) also stores the PNG of
+    its default state: that output stays, as a plain image."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "code":
+            for o in cell.outputs:
+                if "image/png" in o.get("data", {}):
+                    o.data.pop(WIDGET_VIEW, None)
             cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
     return nb
 

@@ -21,7 +21,8 @@ def _ends(spec):
 
 
 def _sliders(controls):
-    return {n: s for n, s in controls.items() if not isinstance(s, bool)}
+    return {n: s for n, s in controls.items()
+            if isinstance(s, widgets.LogRange) or (isinstance(s, tuple) and len(s) == 3)}
 
 
 def _check_drawn(fig):
@@ -100,15 +101,19 @@ def test_empty_selection_shows_a_note(call, what):
     _check_drawn(fig)
 
 
-def test_choosing_a_surface_loads_its_defaults(monkeypatch):
-    # outside a notebook, IPython's display returns no handle to update: give it one
-    monkeypatch.setattr(widgets, "display", lambda *a, **k: types.SimpleNamespace(update=print))
+def test_choosing_a_surface_loads_its_defaults_and_redraws_once(monkeypatch):
+    monkeypatch.setattr(widgets, "display", lambda obj: None)  # outside a notebook
+    redraws = []
+    monkeypatch.setattr(L.race_figure, "update", lambda fig, **p: redraws.append(p))
     box = L.race_widget()
     controls = box.controls
     for surface in ("rosenbrock", "saddle", "multiple_minima", "quadratic"):
+        redraws.clear()
         controls["surface"].value = surface
+        assert len(redraws) == 1 and redraws[0]["surface"] == surface
         for name, value in L.RACE_DEFAULTS[surface].items():
-            assert np.isclose(controls[name].value, value), (surface, name)
+            assert controls[name].value == value, (surface, name)  # exactly, as in the prose
+            assert redraws[0][name] == value
     plt.close("all")
 
 

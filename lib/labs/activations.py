@@ -15,7 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from lib import data, models, plots
+from lib import data, models, plots, widgets
 from lib.numpy_ref import activations as npa
 from lib.numpy_ref.layers import Linear as NpLinear
 from lib.numpy_ref.losses import cross_entropy as np_cross_entropy
@@ -159,11 +159,8 @@ def _regions(name, df, flat_tol=0.1):
             "zero": float(np.mean(df == 0))}
 
 
-@register_widget
-def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float = 1.0,
-                      n: int = 20_000, seed: int = 0) -> Figure:
-    """Inputs z ~ N(mean, std²) through one activation: where they land on f′ (flat regions shaded)
-    and the histogram of the outputs f(z), titled with the flat / zero-gradient fractions."""
+def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, seed=0):
+    """Redraw `saturation_figure`'s figure in place."""
     _check_name(activation)
     if not std > 0:
         raise ValueError(f"std must be > 0, got {std!r}")
@@ -173,19 +170,40 @@ def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float
     grid = np.linspace(-12, 12, 1201)
     df = activation_curve(activation, grid)[1] / peak_derivative(activation)
 
-    fig, (ax_in, ax_out) = plots.new_figure(ncols=2, size=(11, 3.8))
+    ax_in, ax_out = fig.axes
+    inputs, outputs = ax_in.patches[0], ax_out.patches[0]
+    for flat in ax_in.collections:
+        flat.remove()
     ax_in.fill_between(grid, 0, 1.05, where=np.abs(df) < 0.1, color=plots.COLORS[3], alpha=0.12,
-                       lw=0, label="flat: |f′| < 10% of peak")
+                       lw=0, zorder=0.5, label="flat: |f′| < 10% of peak")
     counts, edges = np.histogram(np.clip(z, -12, 12), bins=120, range=(-12, 12))
-    ax_in.stairs(counts / counts.max(), edges, fill=True, color="0.75", label="inputs z (scaled)")
-    ax_in.plot(grid, df, color=plots.COLORS[0], label="f′(z) / peak f′")
-    ax_in.set(xlim=(-12, 12), ylim=(-0.15, 1.35), xlabel="pre-activation z",
-              title=f"inputs z ~ N({mean:g}, {std:g}²)")
+    inputs.set_data(counts / counts.max(), edges)
+    ax_in.lines[0].set_ydata(df)
+    ax_in.set_title(f"inputs z ~ N({mean:g}, {std:g}²)")
     ax_in.legend(loc="upper left", fontsize=9, ncols=2)
     counts, edges = np.histogram(f, bins=80)
-    ax_out.stairs(counts, edges, fill=True, color=plots.COLORS[2])
-    ax_out.set(xlabel=f"output {LABELS[activation]}(z)", ylabel="count",
+    outputs.set_data(counts, edges)
+    ax_out.set(xlabel=f"output {LABELS[activation]}(z)",
                title=f"flat: {regions['flat']:.0%} of inputs · f′ = 0: {regions['zero']:.0%}")
+    widgets.rescale(ax_out)
+
+
+@register_widget(update=_saturation_update, controls={
+    "activation": list(ELEMENTWISE), "mean": (-6.0, 6.0, 0.25),
+    "std": widgets.LogRange(0.1, 8.0, 0.05)})
+def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float = 1.0,
+                      n: int = 20_000, seed: int = 0) -> Figure:
+    """Inputs z ~ N(mean, std²) through one activation: where they land on f′ (flat regions shaded)
+    and the histogram of the outputs f(z), titled with the flat / zero-gradient fractions."""
+    fig, (ax_in, ax_out) = plots.new_figure(ncols=2, size=(11, 3.8))
+    edges = np.linspace(-12, 12, 121)
+    ax_in.stairs(np.zeros(120), edges, fill=True, color="0.75", label="inputs z (scaled)")
+    ax_in.plot(np.linspace(-12, 12, 1201), np.zeros(1201), color=plots.COLORS[0],
+               label="f′(z) / peak f′")
+    ax_in.set(xlim=(-12, 12), ylim=(-0.15, 1.35), xlabel="pre-activation z")
+    ax_out.stairs(np.zeros(80), np.linspace(0, 1, 81), fill=True, color=plots.COLORS[2])
+    ax_out.set_ylabel("count")
+    _saturation_update(fig, activation, mean, std, n, seed)
     return fig
 
 
@@ -238,21 +256,17 @@ def grad_norms_at_init(activation: str, depth: int, init: str = "default", width
     return _read_only(layer_grad_norms(model, x, y))
 
 
-@register_widget
-def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none",
-                      activations: tuple = GRAD_NORM_ACTIVATIONS,
-                      width: int = 128) -> Figure:
-    """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
-    one line per activation (plus `also`, drawn dashed, unless "none"), log scale: how much
-    gradient reaches each layer. Nothing selected: a note instead of blank axes; an `also` that
-    is already drawn: a note saying so."""
+def _grad_norms_update(fig, depth=10, init="default", also="none",
+                       activations=GRAD_NORM_ACTIVATIONS, width=128):
+    """Redraw `grad_norms_figure`'s figure in place (its axes cleared and drawn again)."""
     for name in (*activations, *([] if also == "none" else [also])):
         _check_name(name)
-    fig, ax = plots.new_figure(size=(7, 4))
+    (ax,) = fig.axes
+    ax.cla()
     names = list(activations) + ([] if also in ("none", *activations) else [also])
     if not names:
         plots.note(ax, "select at least one activation")
-        return fig
+        return
     if also in activations:
         plots.note(ax, f"{LABELS[also]} is already drawn (solid line)", y=0.06)
     for i, name in enumerate(names):
@@ -262,6 +276,21 @@ def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none"
     ax.set(xlabel="weight layer (1 = next to the input, last = output layer)", ylabel="‖∂L/∂W‖",
            title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
     ax.legend(loc="best", fontsize=9)
+
+
+@register_widget(update=_grad_norms_update, controls={
+    "depth": (2, 30, 1), "init": list(INITS),
+    # `also` offers only the activations not already drawn as solid lines
+    "also": ["none", *(n for n in GALLERY if n not in GRAD_NORM_ACTIVATIONS)]})
+def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none",
+                      activations: tuple = GRAD_NORM_ACTIVATIONS,
+                      width: int = 128) -> Figure:
+    """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
+    one line per activation (plus `also`, drawn dashed, unless "none"), log scale: how much
+    gradient reaches each layer. Nothing selected: a note instead of blank axes; an `also` that
+    is already drawn: a note saying so."""
+    fig, _ = plots.new_figure(size=(7, 4))
+    _grad_norms_update(fig, depth, init, also, activations, width)
     return fig
 
 
@@ -453,22 +482,31 @@ def _draw_units(ax, x, y, w, b, dead, lim=(-2.0, 3.0, -1.6, 2.1)):
     ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xlabel="x₁", ylabel="x₂")
 
 
-@register_widget
-def relu_toy_figure(bias: float = 0.0, lr: float = 0.1, steps: int = 200) -> Figure:
-    """The hidden ReLU units of `relu_toy` as lines over the data, at init and after training;
-    arrows point to each unit's active side, dead units (no point on it) are red and dashed."""
+def _relu_toy_update(fig, bias=0.0, lr=0.1, steps=200):
+    """Redraw `relu_toy_figure`'s figure in place (both axes cleared and drawn again)."""
     run = relu_toy(bias, lr, steps)
-    fig, axes = plots.new_figure(ncols=2, size=(11, 4.4))
-    for ax, when in zip(axes, ("start", "end"), strict=True):
+    for ax, when in zip(fig.axes, ("start", "end"), strict=True):
+        ax.cla()
         dead = run[f"dead_{when}"]
         _draw_units(ax, run["x"], run["y"], *run[when], dead)
         title = "at initialization" if when == "start" else f"after {steps} steps, lr = {lr:g}"
         ax.set_title(f"{title}: {dead.sum()} of {len(dead)} units dead")
+    end = fig.axes[1]
     if not math.isfinite(run["loss"]):
-        axes[1].text(0.5, 0.5, "diverged (loss NaN/inf)", transform=axes[1].transAxes,
-                     ha="center", color=plots.COLORS[3])
+        end.text(0.5, 0.5, "diverged (loss NaN/inf)", transform=end.transAxes, ha="center",
+                 color=plots.COLORS[3])
     else:
-        axes[1].text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=axes[1].transAxes)
+        end.text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=end.transAxes)
+
+
+# Each change retrains the net; the chapter redraws when a slider is released.
+@register_widget(update=_relu_toy_update, continuous_update=False, controls={
+    "bias": (-2.0, 1.0, 0.25), "lr": widgets.LogRange(0.01, 30.0)})
+def relu_toy_figure(bias: float = 0.0, lr: float = 0.1, steps: int = 200) -> Figure:
+    """The hidden ReLU units of `relu_toy` as lines over the data, at init and after training;
+    arrows point to each unit's active side, dead units (no point on it) are red and dashed."""
+    fig, _ = plots.new_figure(ncols=2, size=(11, 4.4))
+    _relu_toy_update(fig, bias, lr, steps)
     return fig
 
 

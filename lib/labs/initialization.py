@@ -171,14 +171,13 @@ def explorer_data(scheme, activation, depth, width):
     return _read_only(data)
 
 
-@register_widget
-def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=256) -> Figure:
-    """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale).
-    Right: histograms of h_l for the first, middle and last layer (N(0, 1) inputs)."""
+def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, width=256):
+    """Redraw `explorer_figure`'s figure in place (both axes cleared and drawn again)."""
     data = explorer_data(scheme, activation, int(depth), int(width))
     layers = np.arange(1, depth + 1)
-    fig = Figure(figsize=(10, 3.8))
-    ax, bx = fig.subplots(1, 2)
+    ax, bx = fig.axes
+    ax.cla()
+    bx.cla()
     ax.semilogy(layers, data["act_std"], "o-", ms=3, label="activations $h_l$")
     ax.semilogy(layers, data["grad_std"], "s--", ms=3, label=r"gradients $\delta_l$")
     ax.set_xlabel("layer $l$")
@@ -210,6 +209,17 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     bx.set_ylabel("fraction of values")
     bx.set_title("activation histograms")
     bx.legend(loc="best", fontsize=9)
+
+
+@register_widget(update=_explorer_update, controls={
+    "scheme": list(SCHEMES), "activation": list(ACTIVATIONS), "depth": (2, 30, 1),
+    "width": (32, 256, 32)})
+def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=256) -> Figure:
+    """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale).
+    Right: histograms of h_l for the first, middle and last layer (N(0, 1) inputs)."""
+    fig = Figure(figsize=(10, 3.8))
+    fig.subplots(1, 2)
+    _explorer_update(fig, scheme, activation, depth, width)
     return fig
 
 

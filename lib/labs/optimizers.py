@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from lib import experiments, plots, widgets
 from lib.experiments import SCHEDULES, RunSpec, schedule_lrs
@@ -144,7 +145,44 @@ def race_runs(
     return s, runs
 
 
-@widgets.register_widget
+def _race_update(fig, surface="quadratic", optimizers=RACE_OPTIMIZERS, lr=0.025, adaptive_lr=0.3,
+                 momentum=0.9, beta1=0.9, beta2=0.999, steps=100, condition_number=50.0,
+                 angle=0.0):
+    """Redraw `race_figure`'s figure in place: both panels and the legend drawn again into the
+    same axes (the layout is kept)."""
+    s, runs = race_runs(surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
+                        condition_number, angle)
+    ax_path, ax_loss = fig.axes
+    for ax in (ax_path, ax_loss):
+        ax.cla()
+    for legend in fig.legends:
+        legend.remove()
+    _draw_race(s, runs, ax_path, ax_loss)
+    ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
+    ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
+    if not runs:
+        ax_loss.set(yscale="linear", xlim=(0, 1), ylim=(0, 1))
+        plots.note(ax_loss, "select at least one optimizer", clear=True)
+    _legend_below(fig, ax_loss)
+
+
+# the race's controls; choosing a surface loads its RACE_DEFAULTS (lr, adaptive_lr, steps)
+RACE_CONTROLS = {
+    "surface": list(RACE_DEFAULTS),
+    "optimizers": widgets.Many(RACE_OPTIMIZERS),
+    "lr": widgets.LogRange(1e-4, 1.0, 0.05),
+    "adaptive_lr": widgets.LogRange(1e-3, 3.0, 0.05),
+    "momentum": (0.0, 0.99, 0.01),
+    "beta1": (0.0, 0.99, 0.01),
+    "beta2": (0.9, 0.9999, 0.0001),
+    "steps": (10, 500, 10),
+    "condition_number": widgets.LogRange(1.0, 1000.0, 0.1),
+    "angle": (0, 90, 5),
+}
+
+
+@widgets.register_widget(controls=RACE_CONTROLS, update=_race_update,
+                         links={"surface": RACE_DEFAULTS})
 def race_figure(
     surface: str = "quadratic",
     optimizers=RACE_OPTIMIZERS,
@@ -164,52 +202,20 @@ def race_figure(
     momentum: Momentum and Nesterov; (beta1, beta2): Adam and AdamW. condition_number and angle
     (rotation of the valley, degrees): quadratic only. A diverged run is labelled with its step.
     """
-    s, runs = race_runs(surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
-                        condition_number, angle)
-    fig, (ax_path, ax_loss) = plots.new_figure(ncols=2, size=(11, 4.8))
-    _draw_race(s, runs, ax_path, ax_loss)
-    ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
-    ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
-    if not runs:
-        plots.note(ax_loss, "select at least one optimizer", clear=True)
-    _legend_below(fig, ax_loss)
+    fig = Figure(figsize=(10, 4.2), layout="none")  # a fixed layout: every surface's labels fit
+    fig.subplots(ncols=2, gridspec_kw=dict(left=0.07, right=0.99, top=0.93, bottom=0.25,
+                                           wspace=0.22))
+    _race_update(fig, surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
+                 condition_number, angle)
     return fig
 
 
-# the race's sliders (the notebook and the tests use the same ranges)
-RACE_CONTROLS = {
-    "lr": widgets.LogRange(1e-4, 1.0, 0.05),
-    "adaptive_lr": widgets.LogRange(1e-3, 3.0, 0.05),
-    "momentum": (0.0, 0.99, 0.01),
-    "beta1": (0.0, 0.99, 0.01),
-    "beta2": (0.9, 0.9999, 0.0001),
-    "steps": (10, 500, 10),
-    "condition_number": widgets.LogRange(1.0, 1000.0, 0.1),
-    "angle": (0, 90, 5),
-}
-
-
 def race_widget():
-    """The race with its controls. Choosing a surface loads that surface's `RACE_DEFAULTS`
-    (lr, adaptive_lr, steps) into the sliders, so every surface starts from settings that work."""
-    import ipywidgets as W
-
-    controls = {
-        "surface": list(RACE_DEFAULTS),
-        "optimizers": W.SelectMultiple(
-            options=RACE_OPTIMIZERS, value=RACE_OPTIMIZERS, description="optimizers", rows=7
-        ),
-        **RACE_CONTROLS,
-    }
-    box = widgets.interactive_figure(race_figure, controls)
-    sliders = box.controls
-
-    def load_defaults(change):
-        for name, value in RACE_DEFAULTS[change["new"]].items():
-            sliders[name].value = value
-
-    sliders["surface"].observe(load_defaults, names="value")
-    return box
+    """The race with its controls in three columns, so that the figure and its controls fit a
+    laptop screen. Choosing a surface loads that surface's `RACE_DEFAULTS` (one redraw)."""
+    columns = [["surface", "optimizers"], ["lr", "adaptive_lr", "momentum", "steps"],
+               ["condition_number", "angle", "beta1", "beta2"]]
+    return widgets.interactive_figure(race_figure, columns=columns)
 
 
 def _legend_below(fig, ax, ncols=4):
@@ -367,31 +373,55 @@ def ema_trace(beta1=0.9, beta2=0.999, steps=50, mean=1.0, noise=0.5, seed=0) -> 
     }
 
 
-@widgets.register_widget
+def _ema_update(fig, beta1=0.9, beta2=0.999, steps=50, bias_correction=True):
+    """Redraw `ema_figure`'s figure in place (its lines, legends, titles and limits)."""
+    tr = ema_trace(beta1, beta2, steps)
+    t = np.arange(1, steps + 1)
+    ax_m, ax_d = fig.axes
+    g, _, m, m_hat = ax_m.lines
+    g.set_data(t, tr["g"])
+    m.set_data(t, tr["m"])
+    m.set_label(f"raw EMA m_t (β1 = {beta1:g})")
+    m_hat.set_data(t, tr["m_hat"])
+    d_raw, d_hat, _ = ax_d.lines
+    d_raw.set_data(t, tr["direction_raw"])
+    d_hat.set_data(t, tr["direction"])
+    for line in (m_hat, d_hat):
+        line.set_visible(bias_correction)
+    ax_d.set_title(f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
+    for ax, loc in ((ax_m, "lower right"), (ax_d, "best")):
+        widgets.rescale(ax)
+        ax.legend(handles=[h for h in ax.lines if h.get_visible() and h.get_label()[0] != "_"],
+                  fontsize=8, loc=loc)
+
+
+EMA_CONTROLS = {
+    "beta1": (0.5, 0.99, 0.01),
+    "beta2": (0.9, 0.999, 0.001),
+    "steps": (5, 200, 5),
+    "bias_correction": True,
+}
+
+
+@widgets.register_widget(controls=EMA_CONTROLS, update=_ema_update)
 def ema_figure(
     beta1: float = 0.9, beta2: float = 0.999, steps: int = 50, bias_correction: bool = True
 ):
     """Left: noisy gradients, the raw EMA m_t and (optionally) the corrected m̂_t. Right: Adam's
     step direction m/√v, raw vs corrected, in units of lr."""
-    tr = ema_trace(beta1, beta2, steps)
-    t = np.arange(1, steps + 1)
     fig, (ax_m, ax_d) = plots.new_figure(ncols=2, size=(11, 4))
-    ax_m.plot(t, tr["g"], ".", color="grey", label="gradients g_t")
+    ax_m.plot([], [], ".", color="grey", label="gradients g_t")
     ax_m.axhline(1.0, color="black", lw=1, ls=":", label="true mean")
-    ax_m.plot(t, tr["m"], color=plots.COLORS[3], label=f"raw EMA m_t (β1 = {beta1:g})")
-    if bias_correction:
-        ax_m.plot(t, tr["m_hat"], color=plots.COLORS[0], label="corrected m_t / (1 − β1^t)")
+    ax_m.plot([], [], color=plots.COLORS[3])
+    ax_m.plot([], [], color=plots.COLORS[0], label="corrected m_t / (1 − β1^t)")
     ax_m.set_xlabel("step t")
     ax_m.set_title("first moment")
-    ax_m.legend(fontsize=8, loc="lower right")
-    ax_d.plot(t, tr["direction_raw"], color=plots.COLORS[3], label="raw m_t / √v_t")
-    if bias_correction:
-        ax_d.plot(t, tr["direction"], color=plots.COLORS[0], label="corrected m̂_t / √v̂_t")
+    ax_d.plot([], [], color=plots.COLORS[3], label="raw m_t / √v_t")
+    ax_d.plot([], [], color=plots.COLORS[0], label="corrected m̂_t / √v̂_t")
     ax_d.axhline(1.0, color="black", lw=1, ls=":")
     ax_d.set_xlabel("step t")
     ax_d.set_ylabel("step size / lr")
-    ax_d.set_title(f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
-    ax_d.legend(fontsize=8)
+    _ema_update(fig, beta1, beta2, steps, bias_correction)
     return fig
 
 
@@ -570,7 +600,40 @@ def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
 # ----------------------------------------------------------------------------- schedules
 
 
-@widgets.register_widget
+def _schedule_update(fig, schedules=SCHEDULES, epochs=20, steps_per_epoch=50, lr=0.1,
+                     log_scale=False):
+    """Redraw `schedule_figure`'s figure in place: one line per named schedule, hidden unless
+    selected; a note when none is."""
+    (ax,) = fig.axes
+    for line in ax.lines:
+        name = line.get_label()
+        line.set_visible(name in schedules)
+        if name in schedules:
+            lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
+            line.set_data(np.arange(1, len(lrs) + 1), lrs)
+    ax.texts[0].set_visible(not schedules)
+    ax.set_yscale("log" if log_scale else "linear")
+    ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
+    widgets.rescale(ax)
+    shown = [line for line in ax.lines if line.get_visible()]
+    if shown:
+        ax.legend(handles=shown, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.set(xlim=(0, 1), ylim=(0, 1))
+        if ax.get_legend():
+            ax.get_legend().remove()
+
+
+SCHEDULE_CONTROLS = {
+    "schedules": widgets.Many(SCHEDULES, rows=6),
+    "epochs": (2, 100, 1),
+    "steps_per_epoch": (1, 200, 1),
+    "lr": widgets.LogRange(1e-4, 1.0, 0.1),
+    "log_scale": False,
+}
+
+
+@widgets.register_widget(controls=SCHEDULE_CONTROLS, update=_schedule_update)
 def schedule_figure(
     schedules=SCHEDULES,
     epochs: int = 20,
@@ -579,34 +642,18 @@ def schedule_figure(
     log_scale: bool = False,
 ):
     """The learning rate applied at every step under each schedule."""
+    unknown = [n for n in schedules if n not in SCHEDULES]
+    if unknown:
+        raise ValueError(f"unknown schedules {unknown}; choose from {list(SCHEDULES)}")
     fig, ax = plots.new_figure(size=(9, 4))
-    for name in schedules:
-        lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
-        ax.plot(np.arange(1, len(lrs) + 1), lrs, label=name)
-    if not schedules:
-        plots.note(ax, "select at least one schedule", clear=True)
-        return fig
-    if log_scale:
-        ax.set_yscale("log")
-    ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
+    for name in SCHEDULES:
+        ax.plot([], [], label=name)
+    plots.note(ax, "select at least one schedule")
     ax.set_ylabel("learning rate")
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _schedule_update(fig, schedules, epochs, steps_per_epoch, lr, log_scale)
     return fig
 
 
-# the sliders of the chapter's other widgets (the notebook and the tests use the same ranges)
-EMA_CONTROLS = {
-    "beta1": (0.5, 0.99, 0.01),
-    "beta2": (0.9, 0.999, 0.001),
-    "steps": (5, 200, 5),
-    "bias_correction": True,
-}
-SCHEDULE_CONTROLS = {
-    "epochs": (2, 100, 1),
-    "steps_per_epoch": (1, 200, 1),
-    "lr": widgets.LogRange(1e-4, 1.0, 0.1),
-    "log_scale": False,
-}
 
 
 # ----------------------------------------------------------------------------- real data

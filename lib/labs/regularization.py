@@ -89,27 +89,38 @@ def _mse(a, b):
     return float(np.mean((np.asarray(a) - np.asarray(b)) ** 2))
 
 
-@widgets.register_widget
-def poly_fit_figure(degree=3, n_points=12, noise=0.3, lam=1e-8, seed=0):
-    """One noisy sample of sin(πx), its polynomial fit, and the fit's training and test MSE
-    (test: 1000 fresh points from the same distribution)."""
+def _poly_fit_update(fig, degree=3, n_points=12, noise=0.3, lam=1e-8, seed=0):
+    """Redraw `poly_fit_figure`'s figure in place."""
     x, y = sample_points(n_points, noise, seed)
     coef = fit_polynomial(x, y, degree, lam)
     x_test, y_test = sample_points(1000, noise, seed + 10_000)
     train_mse = _mse(predict_polynomial(coef, x), y)
     test_mse = _mse(predict_polynomial(coef, x_test), y_test)
-    fig, ax = plots.new_figure(size=(6, 4))
-    fig.set_layout_engine("constrained")
-    ax.plot(GRID, true_function(GRID), color="0.6", lw=2, label="true curve sin(πx)")
-    ax.plot(GRID, predict_polynomial(coef, GRID), color="C3", lw=2,
-            label=f"degree-{degree} fit")
-    ax.scatter(x, y, color="C0", zorder=3, label=f"{n_points} training points")
-    ax.set_ylim(-2.5, 2.5)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    (ax,) = fig.axes
+    fit = ax.lines[1]
+    fit.set_ydata(predict_polynomial(coef, GRID))
+    fit.set_label(f"degree-{degree} fit")
+    points = ax.collections[0]
+    points.set_offsets(np.column_stack([x, y]))
+    points.set_label(f"{n_points} training points")
     ax.set_title(f"degree {degree}, λ = {lam:.0e}: train MSE {train_mse:.3f}, "
                  f"test MSE {test_mse:.3f}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
+
+
+@widgets.register_widget(update=_poly_fit_update, controls={
+    "degree": (0, 15, 1), "n_points": (5, 60, 1), "noise": (0.0, 1.0, 0.05),
+    "lam": widgets.LogRange(1e-8, 10.0, 0.5), "seed": (0, 20, 1)})
+def poly_fit_figure(degree=3, n_points=12, noise=0.3, lam=1e-8, seed=0):
+    """One noisy sample of sin(πx), its polynomial fit, and the fit's training and test MSE
+    (test: 1000 fresh points from the same distribution)."""
+    fig, ax = plots.new_figure(size=(6, 4))
+    fig.set_layout_engine("constrained")
+    ax.plot(GRID, true_function(GRID), color="0.6", lw=2, label="true curve sin(πx)")
+    ax.plot(GRID, np.zeros_like(GRID), color="C3", lw=2)
+    ax.scatter([], [], color="C0", zorder=3)
+    ax.set(xlim=(-1.1, 1.1), ylim=(-2.5, 2.5), xlabel="x", ylabel="y")
+    _poly_fit_update(fig, degree, n_points, noise, lam, seed)
     return fig
 
 
@@ -519,26 +530,36 @@ def _grid_images(n):
     return rows
 
 
-@widgets.register_widget
+def _augment_grid_update(fig, transform="crop", strength=0.5, seed=0):
+    """Redraw `augment_grid_figure`'s figure in place (the images of columns 2-6, the title)."""
+    rows = _grid_images(100)
+    f = augmenter(transform, strength, fill=0.5 if transform in ("erasing", "cutout") else 0.0)
+    rng = np.random.default_rng(seed)
+    for c in range(1, 6):
+        draw = f(rows, rng)
+        for r in range(4):
+            fig.axes[6 * r + c].images[0].set_data(draw[r])
+    fig.texts[0].set_text(f"{transform}, strength {strength:.2f}")
+
+
+@widgets.register_widget(update=_augment_grid_update, controls={
+    "transform": list(AUGMENTATIONS), "strength": (0.0, 1.0, 0.05), "seed": (0, 20, 1)})
 def augment_grid_figure(transform="crop", strength=0.5, seed=0):
     """Rows: four Fashion-MNIST images (pixels x/255, erased areas grey); columns: the original,
     then five augmented draws."""
     rows = _grid_images(100)
-    f = augmenter(transform, strength, fill=0.5 if transform in ("erasing", "cutout") else 0.0)
-    rng = np.random.default_rng(seed)
-    draws = [f(rows, rng) for _ in range(5)]
     fig, axes = plots.new_figure(ncols=6, nrows=4, size=(7, 4.9))
     fig.set_layout_engine("constrained")
     for r in range(4):
         for c in range(6):
-            img = rows[r] if c == 0 else draws[c - 1][r]
             ax = axes[r, c]
-            ax.imshow(img, cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(rows[r], cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title("original" if c == 0 else f"draw {c}", fontsize=9)
-    fig.suptitle(f"{transform}, strength {strength:.2f}", fontsize=10)
+    fig.suptitle("", fontsize=10)
+    _augment_grid_update(fig, transform, strength, seed)
     return fig
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from lib import data, plots
 from lib.numpy_ref.mlp import make_mlp, train_numpy
 from lib.numpy_ref.optim import SGD
-from lib.widgets import register_widget
+from lib.widgets import LogRange, register_widget
 
 TOY_SETS = {
     "moons": data.make_moons,
@@ -44,11 +44,12 @@ def train_toy_mlp(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
     return copy.deepcopy(_train_toy_mlp(dataset, hidden, lr, epochs, seed))
 
 
-@register_widget
-def decision_boundary_demo(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
-    """Left: the trained net's class regions over the data; right: its training loss."""
+def _decision_boundary_update(fig, dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
+    """Redraw `decision_boundary_demo`'s figure in place (both axes cleared and drawn again)."""
     model, x, y, history = train_toy_mlp(dataset, hidden, lr, epochs, seed)
-    fig, (ax_data, ax_loss) = plots.new_figure(ncols=2, size=(10, 4))
+    ax_data, ax_loss = fig.axes
+    ax_data.cla()
+    ax_loss.cla()
     plots.decision_boundary(model.forward, x, y, ax=ax_data, resolution=120)
     if history.diverged_at is not None:
         ax_data.set_title(f"diverged at step {history.diverged_at}")
@@ -58,4 +59,13 @@ def decision_boundary_demo(dataset="spirals", hidden=32, lr=1.0, epochs=300, see
     ax_loss.plot(np.arange(1, len(history.step_loss) + 1), history.step_loss)
     ax_loss.set(xlabel="step (full batch)", ylabel="cross-entropy loss", yscale="log",
                 title=f"SGD, lr = {lr:.3g}")
+
+
+# Each change retrains the net (about a second): redraw when a slider is released.
+@register_widget(update=_decision_boundary_update, continuous_update=False, controls={
+    "dataset": list(TOY_SETS), "hidden": (2, 64, 2), "lr": LogRange(0.01, 10.0, 0.1)})
+def decision_boundary_demo(dataset="spirals", hidden=32, lr=1.0, epochs=300, seed=0):
+    """Left: the trained net's class regions over the data; right: its training loss."""
+    fig, _ = plots.new_figure(ncols=2, size=(10, 4))
+    _decision_boundary_update(fig, dataset, hidden, lr, epochs, seed)
     return fig

@@ -100,7 +100,7 @@ def start_lab(tmp: Path, timeout: float = 120, attempts: int = 2) -> Lab:
     for attempt in range(1, attempts + 1):
         port, token = free_port(), secrets.token_hex(16)
         log = tmp / f"jupyterlab-{attempt}.log"
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
                f"--LabApp.app_settings_dir={tmp / 'app-settings'}",
@@ -128,7 +128,8 @@ PAGE_HELPERS = r"""
   const app = window.jupyterapp;
   const panel = () => app.shell.currentWidget;
   const text = t => [].concat(t ?? []).join('');
-  const sliders = () => [...document.querySelectorAll('.jp-Notebook .widget-slider')];
+  const controls = kind => [...document.querySelectorAll(`.jp-Notebook .widget-${kind}`)];
+  const sliders = () => controls('slider');
 
   // The figure a slider drives: the nearest output before the slider's own output, in the same
   // cell, that shows an image (lib.widgets displays the figure, then the controls below it).
@@ -176,49 +177,83 @@ PAGE_HELPERS = r"""
     },
 
     widgets() {
-      const count = sel => document.querySelectorAll(`.jp-Notebook ${sel}`).length;
+      const cellOf = el => {
+        const cell = el.closest('.jp-Cell');
+        return [...cell.parentElement.children].indexOf(cell);
+      };
       return {
-        dropdowns: count('.widget-dropdown'), checkboxes: count('.widget-checkbox'),
+        checkboxes: controls('checkbox').length,
+        dropdowns: controls('dropdown').map((d, i) => ({
+          index: i, label: d.querySelector('.widget-label')?.textContent.trim() ?? '',
+          cell: cellOf(d), figure: figureOf(d) !== null})),
         sliders: sliders().map((s, i) => {
           const h = s.querySelector('.noUi-handle');
-          const cell = s.closest('.jp-Cell');
           return {index: i, label: s.querySelector('.widget-label')?.textContent.trim() ?? '',
                   readout: s.querySelector('.widget-readout')?.textContent.trim() ?? '',
-                  cell: [...cell.parentElement.children].indexOf(cell),
+                  cell: cellOf(s),
                   now: +h.getAttribute('aria-valuenow'), min: +h.getAttribute('aria-valuemin'),
                   max: +h.getAttribute('aria-valuemax'), figure: figureOf(s) !== null};
         }),
       };
     },
 
-    // Arm slider i: remember its figure's image and record the time of the next key press on
-    // the page and the time a different image appears in the figure's output.
-    arm(i) {
-      const slider = sliders()[i];
-      const area = slider.closest('.jp-OutputArea');
-      const before = imgSrc(figureOf(slider));
-      const m = window.__bt.measure = {pressed: null, changed: null, readout: null};
+    // Arm control i of a kind ('slider' or 'dropdown'): remember its figure's image, then record
+    // the time of the next key press on the page (or of choose()), the time a different image
+    // appears in the figure's output, and how many new images arrive.
+    arm(kind, i) {
+      const control = controls(kind)[i];
+      const area = control.closest('.jp-OutputArea');
+      let last = imgSrc(figureOf(control));
+      const m = window.__bt.measure = {pressed: null, changed: null, readout: null, changes: 0};
       document.addEventListener('keydown', () => { m.pressed = performance.now(); },
                                 {capture: true, once: true});
       const check = () => {
-        const src = imgSrc(figureOf(sliders()[i]));
-        if (m.pressed !== null && src !== null && src !== before) {
+        const src = imgSrc(figureOf(controls(kind)[i]));
+        if (m.pressed === null || src === null || src === last) return;
+        last = src;
+        m.changes += 1;
+        if (m.changed === null) {
           m.changed = performance.now();
-          m.readout = sliders()[i].querySelector('.widget-readout')?.textContent.trim();
-          observer.disconnect();
+          m.readout = controls(kind)[i].querySelector('.widget-readout')?.textContent.trim();
         }
       };
       const observer = new MutationObserver(check);
       observer.observe(area, {subtree: true, childList: true, attributes: true,
                               attributeFilter: ['src']});
       m.stop = () => observer.disconnect();
-      return before !== null;
+      return last !== null;
+    },
+
+    // Select dropdown i's next option (as a reader would); return the option chosen.
+    choose(i) {
+      const select = controls('dropdown')[i].querySelector('select');
+      select.selectedIndex = (select.selectedIndex + 1) % select.options.length;
+      window.__bt.measure.pressed = performance.now();
+      select.dispatchEvent(new Event('change', {bubbles: true}));
+      return select.value;
     },
 
     result() {
       const m = window.__bt.measure;
-      return m.changed === null ? null : {ms: m.changed - m.pressed, readout: m.readout};
+      return m.changed === null ? null
+        : {ms: m.changed - m.pressed, readout: m.readout, changes: m.changes};
     },
+
+    // Scroll control i's figure to the top of the notebook; return whether the figure and all
+    // the controls below it (the cell's output after the figure) lie within the window.
+    fits(kind, i) {
+      const control = controls(kind)[i];
+      const figure = figureOf(control);
+      figure.scrollIntoView({block: 'start'});
+      const box = control.closest('.jp-OutputArea-child').getBoundingClientRect();
+      const fig = figure.getBoundingClientRect();
+      const bottom = Math.max(box.bottom, fig.bottom), right = Math.max(box.right, fig.right);
+      return {fits: fig.top >= 0 && bottom <= window.innerHeight && right <= window.innerWidth,
+              figure: [fig.width, fig.height], bottom, right,
+              window: [window.innerWidth, window.innerHeight]};
+    },
+
+    dirty() { return panel().context.model.dirty; },
   };
 }
 """

@@ -1,11 +1,13 @@
 """Every chapter in a real browser: JupyterLab in headless Chromium, driven by Playwright.
 
 For each chapter: open it, clear its outputs, run all cells, wait until every code cell has run
-and the kernel is idle, and fail on any error output. Then, for every slider, press an arrow key
-on its handle a few times and check that the figure above it (the nearest image output before
-the controls, in the same cell) shows a new image each time; the time from the key press to the
-new image in the DOM is measured in the page and written to benchmarks/results/browser.json.
-Timings are reported, never asserted; only "the figure changed within CHANGE_TIMEOUT_S" is.
+and the kernel is idle, fail on any error output, and save it. Then, for every slider, press an
+arrow key on its handle a few times, and in every dropdown choose the next option: the figure
+above (the nearest image output before the controls, in the same cell) must show a new image
+each time, exactly once (linked controls redraw once). The time from the key press to the new
+image in the DOM is measured in the page and written to benchmarks/results/browser.json. Then
+each figure, scrolled to the top, must fit the 1366×768 window with its controls, and the
+notebook must not be marked modified by all this. Timings are reported, never asserted.
 
 Run with `make test-browser`. Skips where Playwright or Chromium is missing.
 """
@@ -30,6 +32,7 @@ RUN_TIMEOUT_S = 600        # run all cells of one chapter
 STALL_S = 60               # kernel idle but cells left unexecuted: run-all stopped
 CHANGE_TIMEOUT_S = 20      # key press -> new figure
 QUIET_S = 0.2              # kernel idle this long = every redraw has arrived
+SHOTS = os.environ.get("BOOK_BROWSER_SHOTS")  # folder for screenshots of each widget
 
 
 def state(page) -> dict:
@@ -98,23 +101,37 @@ def run_all(page, chapter: str, started=lambda: None) -> tuple[float, float]:
     return kernel_s, run_s
 
 
-def press_slider(page, i: int, key: str) -> dict | None:
-    """Press `key` on slider i's handle; return {ms, readout} once its figure changed, or None."""
+def redraw(page, kind: str, i: int, act) -> dict | None:
+    """Arm control i of `kind`, act(); return {ms, readout, changes} once its figure showed a new
+    image and the kernel is quiet again (changes: new images in all), or None."""
     wait_quiet(page)
-    assert page.evaluate("i => window.__bt.arm(i)", i), f"slider {i}: no figure image"
-    handle = page.locator(".jp-Notebook .widget-slider").nth(i).locator(".noUi-handle")
-    handle.press(key)
+    assert page.evaluate("([k, i]) => window.__bt.arm(k, i)", [kind, i]), \
+        f"{kind} {i}: no figure image"
+    act()
     try:
         page.wait_for_function("window.__bt.result() !== null",
                                timeout=CHANGE_TIMEOUT_S * 1000, polling=50)
     except Exception:  # playwright's TimeoutError
         page.evaluate("window.__bt.measure.stop()")
         return None
+    wait_quiet(page)
+    page.wait_for_timeout(300)  # a second image, if one was sent, has arrived by now
+    page.evaluate("window.__bt.measure.stop()")
     return page.evaluate("window.__bt.result()")
 
 
+def _check(name, result, what, failures) -> bool:
+    """Record a failure unless the figure changed exactly once."""
+    if result is None:
+        failures.append(f"{name}: figure unchanged {CHANGE_TIMEOUT_S} s after {what}")
+    elif result["changes"] != 1:
+        failures.append(f"{name}: {result['changes']} redraws after {what} (one expected)")
+    return result is not None
+
+
 def exercise_sliders(page) -> tuple[list, dict, list]:
-    """Move every slider PRESSES times; return (per-slider entries, other widgets, failures)."""
+    """Move every slider PRESSES times and choose another option in every dropdown; each must
+    redraw its figure exactly once. Return (per-control entries, other widgets, failures)."""
     widgets = page.evaluate("window.__bt.widgets()")
     entries, failures = [], []
     for s in widgets["sliders"]:
@@ -124,21 +141,50 @@ def exercise_sliders(page) -> tuple[list, dict, list]:
             continue
         # Away from the nearer end, so that every press gives a new value.
         key = "ArrowLeft" if s["now"] > (s["min"] + s["max"]) / 2 else "ArrowRight"
+        handle = page.locator(".jp-Notebook .widget-slider").nth(s["index"]).locator(".noUi-handle")
         times, readouts = [], [s["readout"]]
         for n in range(PRESSES):
-            result = press_slider(page, s["index"], key)
-            if result is None:
-                failures.append(f"{name}: figure unchanged {CHANGE_TIMEOUT_S} s after "
-                                f"{key} press {n + 1}")
+            result = redraw(page, "slider", s["index"], lambda: handle.press(key))
+            if not _check(name, result, f"{key} press {n + 1}", failures):
                 break
             times.append(round(result["ms"], 1))
             readouts.append(result["readout"])
         entries.append({"label": s["label"], "cell": s["cell"], "key": key,
-                        "readouts": readouts, "latencies_ms": times,
-                        **({"median_ms": statistics.median(times), "min_ms": min(times),
-                            "max_ms": max(times)} if times else {})})
-    others = {"dropdowns": widgets["dropdowns"], "checkboxes": widgets["checkboxes"]}
-    return entries, others, failures
+                        "readouts": readouts, "latencies_ms": times, **_stats(times)})
+    for d in widgets["dropdowns"]:
+        name = f"dropdown {d['index']} '{d['label']}' (cell {d['cell']})"
+        if not d["figure"]:
+            failures.append(f"{name}: no figure image before its controls")
+            continue
+        chosen = []
+        result = redraw(page, "dropdown", d["index"],
+                        lambda: chosen.append(page.evaluate(f"window.__bt.choose({d['index']})")))
+        if _check(name, result, f"choosing {chosen}", failures):
+            entries.append({"label": f"{d['label']} → {chosen[0]}", "cell": d["cell"],
+                            "latencies_ms": [round(result["ms"], 1)],
+                            **_stats([round(result["ms"], 1)])})
+    return entries, {"checkboxes": widgets["checkboxes"]}, failures
+
+
+def _stats(times) -> dict:
+    return ({"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+            if times else {})
+
+
+def check_fit(page, chapter: str) -> list:
+    """Each interactive figure, scrolled to the top of the notebook, fits the 1366×768 window
+    together with its controls; with $BOOK_BROWSER_SHOTS set, save a screenshot of each there."""
+    failures, seen = [], set()
+    for s in page.evaluate("window.__bt.widgets()")["sliders"]:
+        if s["cell"] in seen or not s["figure"]:
+            continue
+        seen.add(s["cell"])
+        fit = page.evaluate("i => window.__bt.fits('slider', i)", s["index"])
+        if SHOTS:
+            page.screenshot(path=f"{SHOTS}/{chapter.removesuffix('.ipynb')}-{s['cell']}.png")
+        if not fit["fits"]:
+            failures.append(f"cell {s['cell']}: figure and controls do not fit the window: {fit}")
+    return failures
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.removesuffix(".ipynb") for c in CHAPTERS])
@@ -150,7 +196,12 @@ def test_chapter_runs_and_sliders_redraw(chapter, pages, next_chapter, report):
         kernel_s, run_s = run_all(page, chapter,
                                   lambda: pages.prefetch(next_chapter))
         entry.update(kernel_wait_s=round(kernel_s, 1), run_all_s=round(run_s, 1))
+        page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("!window.__bt.dirty()", timeout=30_000)
         entry["sliders"], others, failures = exercise_sliders(page)
+        failures += check_fit(page, chapter)
+        if page.evaluate("window.__bt.dirty()"):
+            failures.append("moving the controls marked the notebook as modified")
         entry.update(others, failures=failures)
         assert not state(page)["errors"], "error output after moving the sliders"
         assert not failures, "\n".join(failures)
