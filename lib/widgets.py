@@ -40,6 +40,7 @@ __all__ = [
     "default_params",
     "LogRange",
     "Many",
+    "Values",
     "Controls",
     "LiveFigure",
     "make_control",
@@ -90,9 +91,18 @@ class Many:
     rows: int | None = None
 
 
+@dataclass(frozen=True)
+class Values:
+    """Spec of a slider over exactly these numbers, in this order (e.g. the learning rates of a
+    precomputed sweep); `default` must be one of them (else f's default is used)."""
+
+    options: tuple
+    default: float | None = None
+
+
 SPEC_HELP = ("a ready ipywidget, (min, max, step[, default]) for a slider, LogRange(min, max), "
-             "a list of strings for a dropdown, Many(options) for a multiple selection, "
-             "or a bool for a checkbox")
+             "Values(numbers) for a slider over exactly those numbers, a list of strings for a "
+             "dropdown, Many(options) for a multiple selection, or a bool for a checkbox")
 
 
 def register_widget(f=None, *, controls: dict | None = None, update=None,
@@ -229,6 +239,16 @@ def _control_args(name, spec, default, continuous_update, extra=()):
         options = [(f"{v:.3g}", v) for v in spec.values({value, *extra})]
         return W.SelectionSlider, {"options": options, "value": value,
                                    "continuous_update": continuous_update, **common}
+    if isinstance(spec, Values):
+        value = _initial(name, spec.default, default)
+        if not spec.options or not all(map(_is_number, spec.options)):
+            raise ValueError(f"{name}: Values needs a non-empty sequence of numbers, "
+                             f"got {spec.options!r}")
+        if value not in spec.options:
+            raise ValueError(f"{name}: default {value!r} is not one of {list(spec.options)}")
+        return W.SelectionSlider, {"options": [(f"{v:g}", v) for v in spec.options],
+                                   "value": value, "continuous_update": continuous_update,
+                                   **common}
     if isinstance(spec, Many):
         value = tuple(_initial(name, None, default))
         if not set(value) <= set(spec.options):

@@ -1,6 +1,5 @@
 """lib.labs.normalization (chapter 05) and lib.exercises.normalization."""
 
-import itertools
 import math
 
 import numpy as np
@@ -8,21 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from lib import models, widgets
+from lib import models
 from lib.exercises import normalization as ex
 from lib.labs import normalization as lab
-
-# every registered widget function of this lab, with the slider ranges the chapter gives it
-WIDGET_RANGES = {
-    lab.running_stats_figure: {"momentum": (0.001, 1.0), "batch_size": (2, 256),
-                               "steps": (20, 1000)},
-    lab.lr_sweep_figure: {"lr": (0.01, 3.0), "seed": (0, 1)},
-}
-
-
-def _assert_drawn(fig):
-    axes = fig.get_axes()
-    assert axes and all(ax.lines or ax.collections for ax in axes)
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +17,7 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("f", list(WIDGET_RANGES))
-def test_widgets_at_slider_ends_and_corners(f):
-    assert f"{f.__module__}.{f.__qualname__}" in widgets.REGISTRY
-    ranges = WIDGET_RANGES[f]
-    defaults = widgets.default_params(f)
-    for name, (lo, hi) in ranges.items():  # each slider at both ends, the others at defaults
-        for value in (lo, hi):
-            _assert_drawn(f(**{**defaults, name: value}))
-    for corner in (0, 1):  # all sliders at their minimum, then all at their maximum
-        _assert_drawn(f(**{n: r[corner] for n, r in ranges.items()}))
-    for corner in itertools.islice(itertools.product(*[(0, 1)] * len(ranges)), 1, 3):
-        _assert_drawn(f(**{n: r[c] for (n, r), c in zip(ranges.items(), corner, strict=True)}))
+# the widgets' slider ends and corners: tests/test_widget_extremes.py (registered controls)
 
 
 def test_running_stats_trace_matches_update_rule_of_torch():

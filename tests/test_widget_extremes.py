@@ -29,6 +29,8 @@ def _ends(spec) -> list:
     states of a checkbox, no and all options of a multiple selection."""
     if isinstance(spec, widgets.LogRange):
         return [spec.min, spec.max]
+    if isinstance(spec, widgets.Values):
+        return [spec.options[0], spec.options[-1]]
     if isinstance(spec, widgets.Many):
         return [(), tuple(spec.options)]
     if isinstance(spec, bool):

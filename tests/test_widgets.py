@@ -201,6 +201,17 @@ def test_spec_errors(shown):
         widgets.register_widget(f, controls={"a": (0.0, 2.0, 0.3)})
     with pytest.raises(ValueError, match="not a subset"):
         widgets.interactive_figure(f, {"b": widgets.Many(("y", "z"))})
+    with pytest.raises(ValueError, match=r"default 1.0 is not one of \[0.3, 3.0\]"):
+        widgets.interactive_figure(f, {"a": widgets.Values((0.3, 3.0))})
+    with pytest.raises(ValueError, match="non-empty sequence of numbers"):
+        widgets.interactive_figure(f, {"a": widgets.Values(())})
+
+
+def test_values_slider_offers_exactly_its_numbers(shown):
+    box = widgets.interactive_figure(wave, {"freq": widgets.Values((0.5, 1.0, 3.0))})
+    slider = box.controls["freq"]
+    assert isinstance(slider, W.SelectionSlider)
+    assert [v for _, v in slider.options] == [0.5, 1.0, 3.0] and slider.value == 1.0
 
 
 def test_register_widget_and_measure_latency():

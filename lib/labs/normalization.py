@@ -24,9 +24,10 @@ from lib.train import Callback, fit
 __all__ = [
     "train", "accuracy", "ioffe_mnist_run", "ioffe_figure", "NoisyBatchNorm1d", "add_bn_noise",
     "smoothness_run", "smoothness_figure", "running_stats_trace", "settle_steps", "ema_noise_std",
-    "running_stats_figure", "train_mode_accuracy", "placement_cnn", "NORM_LAYERS", "cnn_with",
+    "running_stats_figure",
+    "RUNNING_STATS_CONTROLS", "train_mode_accuracy", "placement_cnn", "NORM_LAYERS", "cnn_with",
     "images", "cube_figure", "scaled_init_", "DEEP", "SWEEP_LRS", "lr_sweep", "final_acc",
-    "lr_sweep_figure", "sweep_figure", "WeightNorms",
+    "lr_sweep_figure", "LR_SWEEP_CONTROLS", "sweep_figure", "WeightNorms",
     "weight_norms", "dropout_bn_variances", "time_forward", "batch_size_figure",
 ]
 
@@ -271,15 +272,15 @@ def ema_noise_std(momentum, batch_size, std=3.0):
     return math.sqrt(momentum / (2 - momentum)) * std / math.sqrt(batch_size)
 
 
-@widgets.register_widget
-def running_stats_figure(momentum: float = 0.1, batch_size: int = 32, steps: int = 200) -> Figure:
-    """Running mean and variance of PyTorch's BatchNorm on batches from N(2, 3²), starting from
-    (0, 1); the dashed line marks the step where the start-up error is below 1 %, the band the
-    steady-state noise ±2·√(m/(2 − m))·σ/√B of the running mean."""
+def _running_stats_update(fig, momentum=0.1, batch_size=32, steps=200):
+    """Draw `running_stats_figure`'s two panels again into its (cleared) axes."""
     mean, std = 2.0, 3.0
     rm, rv = running_stats_trace(momentum, batch_size, steps, mean, std)
     t = np.arange(1, steps + 1)
-    fig, (a, b) = plots.new_figure(ncols=2, size=(11, 3.8))
+    a, b = fig.axes
+    for ax in (a, b):
+        ax.cla()
+        ax.relim()  # cla keeps the old data limits; the band (y only) would inherit their x
     band = 2 * ema_noise_std(momentum, batch_size, std)
     a.axhspan(mean - band, mean + band, color="C0", alpha=0.15, label="±2 noise std")
     a.plot(t, rm, color="C0", label="running_mean")
@@ -294,6 +295,22 @@ def running_stats_figure(momentum: float = 0.1, batch_size: int = 32, steps: int
         ax.legend(fontsize=8, loc="lower right")
     a.set(title=f"momentum {momentum:g}, batch {batch_size}", ylim=(-0.5, 4.5))
     b.set(title="the running variance (unbiased batch variance)", ylim=(0, 22))
+
+
+RUNNING_STATS_CONTROLS = {
+    "momentum": widgets.LogRange(0.001, 1.0, 0.1),
+    "batch_size": (2, 256, 2),
+    "steps": (20, 1000, 20),
+}
+
+
+@widgets.register_widget(controls=RUNNING_STATS_CONTROLS, update=_running_stats_update)
+def running_stats_figure(momentum: float = 0.1, batch_size: int = 32, steps: int = 200) -> Figure:
+    """Running mean and variance of PyTorch's BatchNorm on batches from N(2, 3²), starting from
+    (0, 1); the dashed line marks the step where the start-up error is below 1 %, the band the
+    steady-state noise ±2·√(m/(2 − m))·σ/√B of the running mean."""
+    fig, _ = plots.new_figure(ncols=2, size=(11, 3.8))
+    _running_stats_update(fig, momentum, batch_size, steps)
     return fig
 
 
@@ -467,7 +484,10 @@ def final_acc(result):
     return 0.1 if result["diverged_at"] is not None or not np.isfinite(acc) else float(acc)
 
 
-@widgets.register_widget
+LR_SWEEP_CONTROLS = {"lr": widgets.Values(SWEEP_LRS), "seed": (0, 4, 1)}
+
+
+@widgets.register_widget(controls=LR_SWEEP_CONTROLS, continuous_update=False)
 def lr_sweep_figure(lr: float = 0.3, seed: int = 0) -> Figure:
     """Training loss of the 10-layer MLP without and with BatchNorm at one learning rate of the
     sweep (left), and the final validation accuracy against the learning rate (right)."""
