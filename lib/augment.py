@@ -109,16 +109,16 @@ def rotate(x, degrees, fill=0.0):
     src_y = np.sin(t) * u + np.cos(t) * v + cy
     x0, y0 = np.floor(src_x).astype(int), np.floor(src_y).astype(int)
     fx, fy = src_x - x0, src_y - y0
-    idx = np.arange(n)[:, None, None]
-    images = np.moveaxis(x, 0, -3) if x.ndim == 4 else x  # (C, N, H, W) or (N, H, W)
+    images = x.reshape(n, -1, h, w)  # (N, C, H, W)
+    img, chan = np.arange(n)[:, None, None, None], np.arange(images.shape[1])[None, :, None, None]
     out = np.zeros_like(images)
     for dy, wy in ((0, 1 - fy), (1, fy)):
         for dx, wx in ((0, 1 - fx), (1, fx)):
-            yy, xx = y0 + dy, x0 + dx
+            yy, xx = (y0 + dy)[:, None], (x0 + dx)[:, None]  # (N, 1, H, W)
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            vals = images[..., idx, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
-            out += wy * wx * np.where(inside, vals, fill)
-    return np.moveaxis(out, -3, 0) if x.ndim == 4 else out
+            vals = images[img, chan, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+            out += (wy * wx)[:, None] * np.where(inside, vals, fill)
+    return out.reshape(x.shape)
 
 
 def random_rotation(x, rng, degrees=15.0, fill=0.0):

@@ -670,9 +670,14 @@ def data_size_figure(sizes, errors):
     fig.set_layout_engine("constrained")
     for (label, err), marker in zip(errors.items(), "os^v", strict=False):
         ax.loglog(sizes, 100 * np.asarray(err), marker + "-", label=label)
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in (1, 2, 3, 5, 7, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100) if lo <= t <= hi]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_yticks([], minor=True)
     ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("training images (log scale)")
-    ax.set_ylabel("validation error, % (log scale)")
+    ax.set_ylabel("validation error, % (log scale: gaps are ratios)")
     ax.legend(fontsize=8)
     return fig
 
