@@ -80,11 +80,16 @@ def crop_padded(x, top, left, padding=4, fill=0.0):
 
 def random_crop(x, rng, padding=4, fill=0.0):
     """A random shift per image of up to ``padding`` pixels in each direction (the usual CIFAR
-    augmentation: pad 4, crop 32×32)."""
+    augmentation: pad 4, crop 32×32): `crop_padded` with (top, left) drawn per image."""
     x, rng = _images(x), _rng(rng)
     offsets = rng.integers(0, 2 * padding + 1, size=(len(x), 2))
-    return np.stack([crop_padded(x[k:k + 1], t, l, padding, fill)[0]
-                     for k, (t, l) in enumerate(offsets)])
+    n, (h, w) = len(x), x.shape[-2:]
+    pad = [(0, 0)] * (x.ndim - 2) + [(padding, padding), (padding, padding)]
+    padded = np.pad(x, pad, constant_values=fill).reshape(n, -1, h + 2 * padding, w + 2 * padding)
+    rows = (offsets[:, 0, None] + np.arange(h))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (offsets[:, 1, None] + np.arange(w))[:, None, None, :]  # (N, 1, 1, W)
+    img, chan = np.arange(n)[:, None, None, None], np.arange(padded.shape[1])[None, :, None, None]
+    return padded[img, chan, rows, cols].reshape(x.shape)
 
 
 # ---------------------------------------------------------------------------------- rotation
