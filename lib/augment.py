@@ -80,46 +80,56 @@ def crop_padded(x, top, left, padding=4, fill=0.0):
 
 def random_crop(x, rng, padding=4, fill=0.0):
     """A random shift per image of up to ``padding`` pixels in each direction (the usual CIFAR
-    augmentation: pad 4, crop 32×32)."""
+    augmentation: pad 4, crop 32×32): `crop_padded` with (top, left) drawn per image."""
     x, rng = _images(x), _rng(rng)
     offsets = rng.integers(0, 2 * padding + 1, size=(len(x), 2))
-    return np.stack([crop_padded(x[k:k + 1], t, l, padding, fill)[0]
-                     for k, (t, l) in enumerate(offsets)])
+    n, (h, w) = len(x), x.shape[-2:]
+    pad = [(0, 0)] * (x.ndim - 2) + [(padding, padding), (padding, padding)]
+    padded = np.pad(x, pad, constant_values=fill).reshape(n, -1, h + 2 * padding, w + 2 * padding)
+    rows = (offsets[:, 0, None] + np.arange(h))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (offsets[:, 1, None] + np.arange(w))[:, None, None, :]  # (N, 1, 1, W)
+    img, chan = np.arange(n)[:, None, None, None], np.arange(padded.shape[1])[None, :, None, None]
+    return padded[img, chan, rows, cols].reshape(x.shape)
 
 
 # ---------------------------------------------------------------------------------- rotation
 
 
 def rotate(x, degrees, fill=0.0):
-    """Rotate every image counter-clockwise by ``degrees`` about its centre, bilinear
-    interpolation, ``fill`` outside: y(p) = x(R⁻¹(p − c) + c) with c = ((W − 1)/2, (H − 1)/2)."""
+    """Rotate every image counter-clockwise by ``degrees`` (one angle, or one per image) about its
+    centre, bilinear interpolation, ``fill`` outside: y(p) = x(R⁻¹(p − c) + c) with
+    c = ((W − 1)/2, (H − 1)/2)."""
     x = _images(x).astype(np.float64)
-    h, w = x.shape[-2:]
-    t = math.radians(degrees)
+    n, h, w = len(x), *x.shape[-2:]
+    t = np.radians(np.asarray(degrees, dtype=np.float64))
+    if t.ndim > 1 or t.size not in (1, n):
+        raise ValueError(f"degrees must be one angle or one per image ({n}), got shape {t.shape}")
+    t = np.broadcast_to(t.reshape(-1), (n,))[:, None, None]  # (N, 1, 1)
     rows, cols = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64),
                              indexing="ij")
     cy, cx = (h - 1) / 2, (w - 1) / 2
     u, v = cols - cx, rows - cy  # x to the right, y downwards
     # counter-clockwise on screen (y down) = inverse map with the transposed matrix
-    src_x = math.cos(t) * u - math.sin(t) * v + cx
-    src_y = math.sin(t) * u + math.cos(t) * v + cy
+    src_x = np.cos(t) * u - np.sin(t) * v + cx  # (N, H, W)
+    src_y = np.sin(t) * u + np.cos(t) * v + cy
     x0, y0 = np.floor(src_x).astype(int), np.floor(src_y).astype(int)
     fx, fy = src_x - x0, src_y - y0
-    out = np.zeros_like(x)
+    images = x.reshape(n, -1, h, w)  # (N, C, H, W)
+    img, chan = np.arange(n)[:, None, None, None], np.arange(images.shape[1])[None, :, None, None]
+    out = np.zeros_like(images)
     for dy, wy in ((0, 1 - fy), (1, fy)):
         for dx, wx in ((0, 1 - fx), (1, fx)):
-            yy, xx = y0 + dy, x0 + dx
+            yy, xx = (y0 + dy)[:, None], (x0 + dx)[:, None]  # (N, 1, H, W)
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            vals = np.where(inside, x[..., np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], fill)
-            out += wy * wx * vals
-    return out
+            vals = images[img, chan, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+            out += (wy * wx)[:, None] * np.where(inside, vals, fill)
+    return out.reshape(x.shape)
 
 
 def random_rotation(x, rng, degrees=15.0, fill=0.0):
     """Rotate each image by an angle drawn uniformly from [−degrees, degrees]."""
     x, rng = _images(x), _rng(rng)
-    angles = rng.uniform(-degrees, degrees, len(x))
-    return np.stack([rotate(x[k:k + 1], a, fill)[0] for k, a in enumerate(angles)])
+    return rotate(x, rng.uniform(-degrees, degrees, len(x)), fill)
 
 
 # ------------------------------------------------------------------------ erasing and cutout
@@ -236,9 +246,11 @@ def cutmix(x, y, num_classes, rng, alpha=1.0):
 class AugmentedLoader:
     """An iterable of (x, y) torch batches for `lib.train.fit` that reshuffles and re-augments the
     training images at every epoch: ``transform(images, rng) -> images`` on a NumPy batch
-    (N, H, W); ``flatten=True`` gives (N, H·W) for an MLP, else (N, 1, H, W) for a CNN."""
+    (N, H, W); then, if given, ``mix(images, labels, rng) -> (images, soft labels)`` (mixup,
+    cutmix: the targets become float32 class probabilities, which `F.cross_entropy` accepts);
+    ``flatten=True`` gives (N, H·W) for an MLP, else (N, 1, H, W) for a CNN."""
 
-    def __init__(self, x, y, batch_size=100, transform=None, seed=0, flatten=True):
+    def __init__(self, x, y, batch_size=100, transform=None, seed=0, flatten=True, mix=None):
         self.x, self.y = _images(x), np.asarray(y)
         if len(self.x) != len(self.y):
             raise ValueError(f"x and y must have the same length, got {len(self.x)}, {len(self.y)}")
@@ -246,7 +258,11 @@ class AugmentedLoader:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if transform is not None and not callable(transform):
             raise TypeError("transform must be callable: transform(images, rng) -> images")
+        if mix is not None and not callable(mix):
+            raise TypeError("mix must be callable: "
+                            "mix(images, labels, rng) -> (images, soft labels)")
         self.batch_size, self.transform, self.flatten = batch_size, transform, flatten
+        self.mix = mix
         self.rng = np.random.default_rng(seed)
 
     def __len__(self):
@@ -258,7 +274,12 @@ class AugmentedLoader:
         order = self.rng.permutation(len(self.x))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            xb = self.x[idx] if self.transform is None else self.transform(self.x[idx], self.rng)
+            xb, yb = self.x[idx], self.y[idx]
+            if self.transform is not None:
+                xb = self.transform(xb, self.rng)
+            if self.mix is not None:
+                xb, yb = self.mix(xb, yb, self.rng)
+                yb = np.asarray(yb, dtype=np.float32)
             xb = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32))
             xb = xb.flatten(1) if self.flatten else xb.unsqueeze(1)
-            yield xb, torch.from_numpy(self.y[idx])
+            yield xb, torch.from_numpy(yb)

@@ -203,11 +203,13 @@ def _conv_unit(c_in, c_out, activation, norm, stride=1):
 
 
 def cnn(in_channels=1, num_classes=10, channels=(16, 32), convs_per_stage=1, activation="relu",
-        norm=None, dropout=0.0, init="default", generator=0):
+        norm=None, dropout=0.0, init="default", generator=0, pool_size=1):
     """A small VGG-style net: per stage, ``convs_per_stage`` × [3×3 conv → norm → activation]
-    then MaxPool2d(2); then global average pooling, [Dropout(p)], Linear(→num_classes).
+    then MaxPool2d(2); then average pooling to pool_size × pool_size (1: global average pooling),
+    [Dropout(p)], Linear(C·pool_size² → num_classes).
 
-    With channels=(16, 32) on 28×28 images the stages see 28×28 and 14×14 maps.
+    With channels=(16, 32) on 28×28 images the stages see 28×28 and 14×14 maps; pool_size=7 then
+    keeps the whole 7×7 map (a flatten head: more weights, position-aware).
     """
     channels = _positive_ints("channels", channels)
     _positive_ints("convs_per_stage", [convs_per_stage])
@@ -215,6 +217,7 @@ def cnn(in_channels=1, num_classes=10, channels=(16, 32), convs_per_stage=1, act
     _choice("activation", activation, ACTIVATIONS)
     _choice("norm", norm, NORMS)
     _check_dropout(dropout)
+    _positive_ints("pool_size", [pool_size])
 
     def make():
         layers, c_in = [], in_channels
@@ -223,10 +226,10 @@ def cnn(in_channels=1, num_classes=10, channels=(16, 32), convs_per_stage=1, act
                 layers += _conv_unit(c_in, c_out, activation, norm)
                 c_in = c_out
             layers.append(nn.MaxPool2d(2))
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [nn.AdaptiveAvgPool2d(pool_size), nn.Flatten()]
         if dropout:
             layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(c_in, num_classes))
+        layers.append(nn.Linear(c_in * pool_size**2, num_classes))
         return nn.Sequential(*layers)
 
     return _build(make, init, generator)

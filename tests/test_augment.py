@@ -125,3 +125,28 @@ def test_bad_input():
         A.crop_padded(X, 9, 0, padding=4)
     with pytest.raises(ValueError, match="class indices"):
         A.one_hot(np.array([0, 3]), 3)
+
+
+def test_rotate_one_angle_per_image_matches_one_by_one():
+    angles = np.array([0.0, 12.0, -30.0, 90.0])
+    per_image = np.stack([A.rotate(X[k:k + 1], a)[0] for k, a in enumerate(angles)])
+    np.testing.assert_allclose(A.rotate(X, angles), per_image, atol=1e-12)
+    np.testing.assert_allclose(A.rotate(X[:, 0], angles), per_image[:, 0], atol=1e-12)  # (N, H, W)
+    with pytest.raises(ValueError, match="one angle or one per image"):
+        A.rotate(X, [1.0, 2.0])
+
+
+def test_augmented_loader_mix_gives_soft_targets():
+    x, y = np.random.default_rng(0).random((10, 28, 28)), np.arange(10) % 3
+    mix = lambda xb, yb, rng: A.mixup(xb, yb, 3, rng)[:2]  # noqa: E731
+    batches = list(A.AugmentedLoader(x, y, batch_size=4, seed=0, flatten=False, mix=mix))
+    assert [tuple(b[0].shape) for b in batches] == [(4, 1, 28, 28), (4, 1, 28, 28), (2, 1, 28, 28)]
+    for _, yb in batches:
+        assert yb.dtype == torch.float32 and yb.shape[1] == 3
+        torch.testing.assert_close(yb.sum(1), torch.ones(len(yb)))
+    loss = torch.nn.functional.cross_entropy(torch.zeros(4, 3), batches[0][1])
+    assert abs(loss.item() - math.log(3)) < 1e-6  # soft targets work with F.cross_entropy
+    plain = next(iter(A.AugmentedLoader(x, y, batch_size=4, seed=0)))
+    assert plain[1].dtype == torch.int64 and plain[0].shape == (4, 784)
+    with pytest.raises(TypeError, match="mix must be callable"):
+        A.AugmentedLoader(x, y, mix=3)

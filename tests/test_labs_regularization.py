@@ -195,3 +195,73 @@ def test_shrink_factors_gd_and_ridge():
         lab.shrink_factors(s, 0.1)
     with pytest.raises(ValueError, match="diverges"):
         lab.shrink_factors(s, 1.0, steps=3)
+
+
+def test_mlp_loss_and_grads_match_autograd():
+    rng = np.random.default_rng(0)
+    s, n, h = 3, 7, 5
+    params = {"w1": rng.normal(size=(s, 1, h)), "b1": rng.normal(size=(s, 1, h)),
+              "w2": rng.normal(size=(s, h, 1)), "b2": rng.normal(size=(s, 1, 1))}
+    x, y = np.linspace(-1, 1, n), rng.normal(size=(s, n))
+    losses, grads = lab.mlp_loss_and_grads(params, x, y)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    xt = torch.tensor(x)[None, :, None]
+    pred = (torch.relu(xt * t["w1"] + t["b1"]) @ t["w2"] + t["b2"])[..., 0]
+    t_losses = ((pred - torch.tensor(y)) ** 2).mean(1)
+    t_losses.sum().backward()
+    np.testing.assert_allclose(losses, t_losses.detach().numpy(), rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(grads[k], t[k].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_bias_variance_decomposition_and_fit():
+    bv = lab.mlp_bias_variance(widths=(1, 16), n_sets=4, steps=200, lr=0.03, seed=0)
+    np.testing.assert_allclose(bv["test_mse"], bv["bias2"] + bv["variance"] + 0.3**2)
+    assert list(bv["width"]) == [1, 16] and bv["train_mse"][1] < bv["train_mse"][0]
+    lab.bias_variance_figure(bv)
+
+
+def test_repeated_subset_tiles_the_first_n():
+    from lib.data import mnist
+
+    d = mnist(n_train=20, n_val=5, n_test=5)
+    r = lab.repeated_subset(d, 6, rows=20)
+    assert r.x_train.shape == (18, 784) and np.array_equal(r.y_train[6:12], d.y_train[:6])
+    assert np.array_equal(r.x_val, d.x_val)
+    with pytest.raises(ValueError, match="n must be in"):
+        lab.repeated_subset(d, 0, rows=20)
+
+
+def test_training_recipes_on_a_batch():
+    x, y = np.random.default_rng(0).normal(size=(6, 28, 28)), np.arange(6)
+    recipes = lab.training_recipes(fill=-0.8)
+    assert list(recipes)[:2] == ["none", "crop + flip"]
+    for name, (transform, mix) in recipes.items():
+        rng = np.random.default_rng(1)
+        xb = x if transform is None else transform(x, rng)
+        assert xb.shape == x.shape, name
+        if mix is not None:
+            xm, ym = mix(xb, y, rng)
+            assert xm.shape == x.shape and ym.shape == (6, 10)
+            np.testing.assert_allclose(ym.sum(1), 1.0)
+
+
+def test_fit_spec_trains_a_cnn_with_mixup_and_the_figures_draw():
+    import dataclasses
+    from functools import partial
+
+    from lib.data import fashion_mnist
+    from lib.experiments import RunSpec
+
+    d = fashion_mnist(n_train=40, n_val=20, n_test=20)
+    d = dataclasses.replace(d, **{f"x_{s}": getattr(d, f"x_{s}").reshape(-1, 1, 28, 28)
+                                  for s in ("train", "val", "test")})
+    spec = RunSpec(model=partial(models.cnn, channels=(2, 4), pool_size=7),
+                   optimizer=partial(torch.optim.Adam, lr=1e-3), epochs=2, batch_size=20)
+    transform, mix = lab.training_recipes()["+ mixup"]
+    runs = lab.scored_runs(spec, d, (0,), transform=transform, mix=mix, validate=False)
+    h = runs[0]["history"]
+    assert len(h.step_loss) == 4 and h.epoch["train_acc"] == [None, None]  # soft targets
+    assert h.epoch["val_acc"] == [None, None] and 0 <= runs[0]["val"] <= 1
+    _assert_drawn(lab.data_size_figure((100, 300), {"a": [0.3, 0.2], "b": [0.25, 0.15]}))
+    assert lab.augmentation_table_figure({"none": [0.7, 0.72], "flip": [0.71, 0.7]}).get_axes()

@@ -75,6 +75,19 @@ def test_cnn_shapes_and_options():
     assert rgb(torch.randn(1, 3, 32, 32)).shape == (1, 5)
 
 
+def test_cnn_pool_size_keeps_the_map_and_default_is_unchanged():
+    flat = models.cnn(channels=(4, 8), pool_size=7, generator=3)
+    assert flat(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert flat[-1].in_features == 8 * 7 * 7
+    gap, same = models.cnn(channels=(4, 8), generator=3), models.cnn(channels=(4, 8), pool_size=1,
+                                                                      generator=3)
+    assert gap[-1].in_features == 8
+    for a, b in zip(gap.parameters(), same.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="pool_size"):
+        models.cnn(pool_size=0)
+
+
 def test_resnet_plain_twin_has_same_weight_layers_minus_projections():
     res = models.resnet(widths=(8, 16), blocks=2)
     plain = models.resnet(widths=(8, 16), blocks=2, residual=False)

@@ -8,6 +8,7 @@ seeds; nothing here touches a global RNG.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -26,6 +27,8 @@ __all__ = [
     "fits_figure",
     "bias_variance",
     "bias_variance_figure",
+    "mlp_loss_and_grads",
+    "mlp_bias_variance",
     "ridge_path",
     "lasso_ista",
     "lasso_path",
@@ -36,14 +39,18 @@ __all__ = [
     "weight_zeros",
     "fit_spec",
     "scored_runs",
+    "repeated_subset",
     "accuracy",
     "probs",
     "ensemble_accuracy",
     "Snapshots",
     "ensemble_figure",
+    "data_size_figure",
+    "augmentation_table_figure",
     "shrink_factors",
     "early_stopping_l2_figure",
     "vanilla_dropout",
+    "training_recipes",
     "curves_figure",
 ]
 
@@ -172,19 +179,78 @@ def bias_variance(degrees=tuple(range(0, 13)), n_sets=500, n_points=15, noise=0.
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def mlp_loss_and_grads(params, x, y):
+    """Many one-hidden-layer ReLU nets at once, one per data set s (params shaped (S, 1, h),
+    (S, 1, h), (S, h, 1), (S, 1, 1)): f_s(x) = relu(x·w1 + b1)·w2 + b2. Returns the per-set mean
+    squared errors (S,) on x (n,), y (S, n), and the gradients of their sum, by hand."""
+    x = np.asarray(x, dtype=np.float64)[None, :, None]  # (1, n, 1)
+    z = x * params["w1"] + params["b1"]  # (S, n, h)
+    a = np.maximum(z, 0)
+    err = (a @ params["w2"] + params["b2"])[..., 0] - y  # (S, n)
+    g = 2 * err[..., None] / y.shape[1]  # d mse_s / d f_s, (S, n, 1)
+    gz = g @ params["w2"].transpose(0, 2, 1) * (z > 0)  # (S, n, h)
+    grads = {"w1": (x * gz).sum(1, keepdims=True), "b1": gz.sum(1, keepdims=True),
+             "w2": a.transpose(0, 2, 1) @ g, "b2": g.sum(1, keepdims=True)}
+    return np.mean(err**2, axis=1), grads
+
+
+def mlp_bias_variance(widths=(1, 2, 4, 8, 16, 32, 64, 256), n_sets=20, n_points=15, noise=0.3,
+                      steps=1500, lr=0.03, seed=0):
+    """`bias_variance` for 1-h-1 ReLU nets instead of polynomials: per width h, ``n_sets`` nets,
+    each with its own data set (the same n_points evenly spaced x, fresh noise) and its own
+    initialisation (PyTorch's default: U(±1/√fan_in)), trained full-batch with Adam for ``steps``
+    steps. Returns {"width", "bias2", "variance", "test_mse", "train_mse"}, with the variance
+    across sets unbiased (÷ (S − 1)) and bias² = mean_x (f̄ − f)² − variance/S (the average f̄ of
+    S fits is itself noisy), so that test MSE = bias² + variance + noise² still holds exactly."""
+    from lib.numpy_ref.optim import Adam
+
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-1, 1, n_points)
+    ys = true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
+    f = true_function(GRID)
+    out = {"width": np.array(widths), "bias2": [], "variance": [], "test_mse": [],
+           "train_mse": []}
+    for h in widths:
+        b = 1 / np.sqrt(h)
+        params = {"w1": rng.uniform(-1, 1, (n_sets, 1, h)),
+                  "b1": rng.uniform(-1, 1, (n_sets, 1, h)),
+                  "w2": rng.uniform(-b, b, (n_sets, h, 1)),
+                  "b2": rng.uniform(-b, b, (n_sets, 1, 1))}
+        opt = Adam(params, lr=lr)
+        for _ in range(steps):
+            opt.step(mlp_loss_and_grads(params, x, ys)[1])
+        preds = (np.maximum(GRID[None, :, None] * params["w1"] + params["b1"], 0)
+                 @ params["w2"] + params["b2"])[..., 0]  # (sets, grid)
+        mean_fit = preds.mean(axis=0)
+        variance = float(np.mean((preds - mean_fit) ** 2)) * n_sets / (n_sets - 1)
+        out["bias2"].append(float(np.mean((mean_fit - f) ** 2)) - variance / n_sets)
+        out["variance"].append(variance)
+        out["test_mse"].append(float(np.mean((preds - f) ** 2)) + noise**2)
+        out["train_mse"].append(float(mlp_loss_and_grads(params, x, ys)[0].mean()))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
 def bias_variance_figure(bv, noise=0.3):
+    """Bias², variance, expected test MSE and training MSE against the polynomial degree (log
+    MSE axis) or, for `mlp_bias_variance`'s result, the hidden width (log₂ axis, linear MSE: the
+    corrected bias² may be slightly negative)."""
     fig, ax = plots.new_figure(size=(6.5, 4))
     fig.set_layout_engine("constrained")
-    d = bv["degree"]
-    ax.semilogy(d, bv["bias2"], "o-", label="bias²")
-    ax.semilogy(d, bv["variance"], "s-", label="variance")
-    ax.semilogy(d, bv["test_mse"], "^-", color="k", label="expected test MSE")
-    ax.semilogy(d, bv["train_mse"], "v--", color="0.5", label="training MSE")
+    key = "degree" if "degree" in bv else "width"
+    d = bv[key]
+    plot = ax.semilogy if key == "degree" else ax.plot
+    plot(d, bv["bias2"], "o-", label="bias²")
+    plot(d, bv["variance"], "s-", label="variance")
+    plot(d, bv["test_mse"], "^-", color="k", label="expected test MSE")
+    plot(d, bv["train_mse"], "v--", color="0.5", label="training MSE")
     ax.axhline(noise**2, color="C2", ls=":", label=f"noise σ² = {noise**2:.2f}")
     best = int(d[np.argmin(bv["test_mse"])])
-    ax.axvline(best, color="C3", ls="--", lw=1, label=f"best degree {best}")
-    ax.set_xlabel("polynomial degree")
-    ax.set_ylabel("mean squared error (log scale)")
+    ax.axvline(best, color="C3", ls="--", lw=1, label=f"best {key} {best}")
+    if key == "width":
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(d, [str(w) for w in d])
+    ax.set_xlabel("polynomial degree" if key == "degree" else "hidden units (log scale)")
+    ax.set_ylabel("mean squared error" + (" (log scale)" if key == "degree" else ""))
     ax.legend(fontsize=8, ncol=2)
     return fig
 
@@ -344,11 +410,14 @@ def weight_zeros(model):
 # ------------------------------------------------------------------------- training helpers
 
 
-def fit_spec(spec, data, transform=None):
+def fit_spec(spec, data, transform=None, mix=None, validate=True):
     """Like `lib.experiments.run`, but returns (model, History): the same model builder, optimizer
     factory, callbacks and seeded shuffling, for the experiments that need the trained model.
-    ``transform(images, rng)``: augment the (N, 28, 28) training images anew at every epoch
-    (`lib.augment.AugmentedLoader`, seeded with spec.seed)."""
+    ``transform(images, rng)``: augment the (N, 28, 28) training images anew at every epoch;
+    ``mix(images, labels, rng) -> (images, soft labels)``: mixup / cutmix
+    (`lib.augment.AugmentedLoader`, seeded with spec.seed). Images of data.x_train shaped
+    (N, 784) feed an MLP, (N, 1, 28, 28) a CNN. ``validate=False`` skips the per-epoch
+    validation pass (score the returned model instead)."""
     import torch
 
     from lib.augment import AugmentedLoader
@@ -357,13 +426,14 @@ def fit_spec(spec, data, transform=None):
 
     model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
     optimizer = spec.optimizer(model.parameters())
-    if transform is None:
+    if transform is None and mix is None:
         train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
                             seed=spec.seed)
     else:
         images = np.asarray(data.x_train).reshape(len(data.y_train), 28, 28)
-        train = AugmentedLoader(images, data.y_train, spec.batch_size, transform, spec.seed)
-    val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
+        train = AugmentedLoader(images, data.y_train, spec.batch_size, transform, spec.seed,
+                                flatten=np.ndim(data.x_train) == 2, mix=mix)
+    val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False) if validate else None
     callbacks = list(spec.callbacks()) if spec.callbacks is not None else []
     if spec.schedule is not None:
         steps_per_epoch = -(-len(data.y_train) // spec.batch_size)
@@ -374,21 +444,33 @@ def fit_spec(spec, data, transform=None):
     return model, history
 
 
-def scored_runs(spec, data, seeds, transform=None):
-    """Train ``spec`` once per seed; per run: the model, its History, validation and test
-    accuracy (of the returned weights) and the training time in seconds."""
-    import dataclasses
+def scored_runs(spec, data, seeds, transform=None, mix=None, validate=True):
+    """Train ``spec`` once per seed (`fit_spec`); per run: the model, its History, validation and
+    test accuracy (of the returned weights) and the training time in seconds."""
     import time
 
     out = []
     for seed in seeds:
         start = time.perf_counter()
-        model, history = fit_spec(dataclasses.replace(spec, seed=seed), data, transform)
+        model, history = fit_spec(dataclasses.replace(spec, seed=seed), data, transform, mix,
+                                  validate)
         seconds = time.perf_counter() - start
         out.append({"model": model, "history": history, "seconds": seconds,
                     "val": accuracy(model, data.x_val, data.y_val),
                     "test": accuracy(model, data.x_test, data.y_test)})
     return out
+
+
+def repeated_subset(data, n, rows):
+    """``data`` with its training set cut to the first n examples and tiled to ``rows`` rows
+    (⌊rows/n⌋ copies): one epoch is then ⌊rows/n⌋ passes, so training sets of every size get the
+    same number of steps per epoch."""
+    if not 1 <= n <= len(data.y_train):
+        raise ValueError(f"n must be in [1, {len(data.y_train)}], got {n}")
+    copies = max(1, rows // n)
+    x = np.asarray(data.x_train)[:n]
+    return dataclasses.replace(data, x_train=np.tile(x, (copies,) + (1,) * (x.ndim - 1)),
+                               y_train=np.tile(np.asarray(data.y_train)[:n], copies))
 
 
 def probs(model, x):
@@ -519,6 +601,28 @@ def augmenter(name, strength=0.5, fill=0.0):
     return mix
 
 
+def training_recipes(fill=0.0):
+    """Section 8.3's training recipes {name: (transform(images, rng), mix(images, labels, rng) or
+    None)}: nothing; a random shift (crop with padding 2) + horizontal flip; and that plus mixup
+    (α = 0.4), CutMix (α = 1), random erasing (p = 0.5) or a rotation of up to ±10°.
+    ``fill``: the value of a black pixel (after standardisation) for padding and erasing."""
+    from lib import augment as A
+
+    def crop_flip(x, rng):
+        return A.random_hflip(A.random_crop(x, rng, padding=2, fill=fill), rng)
+
+    return {
+        "none": (None, None),
+        "crop + flip": (crop_flip, None),
+        "+ mixup": (crop_flip, lambda x, y, rng: A.mixup(x, y, 10, rng, alpha=0.4)[:2]),
+        "+ cutmix": (crop_flip, lambda x, y, rng: A.cutmix(x, y, 10, rng, alpha=1.0)[:2]),
+        "+ erasing": (lambda x, rng: A.random_erasing(crop_flip(x, rng), rng, p=0.5, value=fill),
+                      None),
+        "+ rotation": (lambda x, rng: A.random_rotation(crop_flip(x, rng), rng, degrees=10,
+                                                        fill=fill), None),
+    }
+
+
 @functools.lru_cache(maxsize=2)
 def _grid_images(n):
     from lib.data import fashion_mnist
@@ -577,6 +681,42 @@ def ensemble_figure(ens, single):
     ax.set_xlabel("number of nets K")
     ax.set_ylabel("validation accuracy")
     ax.legend(fontsize=8)
+    return fig
+
+
+def data_size_figure(sizes, errors):
+    """Test error against the training-set size (log axes), one line per {label: errors}
+    (Srivastava et al. 2014, Fig. 10, in small)."""
+    fig, ax = plots.new_figure(size=(6, 3.8))
+    fig.set_layout_engine("constrained")
+    for (label, err), marker in zip(errors.items(), "os^v", strict=False):
+        ax.loglog(sizes, 100 * np.asarray(err), marker + "-", label=label)
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in (1, 2, 3, 5, 7, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100) if lo <= t <= hi]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_yticks([], minor=True)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xticks([], minor=True)
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("validation error, % (log scale: gaps are ratios)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def augmentation_table_figure(table):
+    """Validation accuracy per training recipe {name: accuracies over seeds}: mean ± std as bars,
+    each seed as a dot."""
+    fig, ax = plots.new_figure(size=(7, 3.6))
+    fig.set_layout_engine("constrained")
+    names = list(table)
+    for i, name in enumerate(names):
+        acc = 100 * np.asarray(table[name])
+        ax.bar(i, acc.mean(), yerr=acc.std(), color=f"C{i}", alpha=0.6, capsize=4)
+        ax.plot(np.full(len(acc), i), acc, "k.", ms=5)
+    low = min(100 * np.min(a) for a in table.values())
+    ax.set_ylim(5 * np.floor(low / 5) - 5, None)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel("validation accuracy, %")
     return fig
 
 
