@@ -65,11 +65,12 @@ class RunSpec:
                 raise ValueError(f"RunSpec.{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def fit_spec(spec: RunSpec, data, device="cpu", train_loader=None):
+def fit_spec(spec: RunSpec, data, device="cpu", train_loader=None, validate=True):
     """Train one spec on ``data`` (a `lib.data.Prepared`: x_train, y_train, x_val, y_val) and
     return (trained model, History); divergence is recorded in the History, not raised.
     train_loader: None for the spec's seeded shuffled batches, or another iterable of (x, y)
-    batches of the same training set (e.g. `lib.augment.AugmentedLoader`)."""
+    batches of the same training set (e.g. `lib.augment.AugmentedLoader`). validate=False skips
+    the per-epoch validation pass (score the returned model instead)."""
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
     model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
@@ -78,7 +79,7 @@ def fit_spec(spec: RunSpec, data, device="cpu", train_loader=None):
         train_loader = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
                                    seed=spec.seed)
     val = None
-    if getattr(data, "x_val", None) is not None:
+    if validate and getattr(data, "x_val", None) is not None:
         val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False)
     callbacks = list(spec.callbacks()) if spec.callbacks is not None else []
     if spec.schedule is not None:

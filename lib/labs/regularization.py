@@ -14,9 +14,9 @@ import functools
 import numpy as np
 from numpy.polynomial import legendre
 
-from lib import plots, widgets
+from lib import experiments, plots, widgets
 from lib.proximal import count_zeros, soft_threshold_
-from lib.train import Callback, LRScheduler
+from lib.train import Callback
 
 __all__ = [
     "true_function",
@@ -156,7 +156,8 @@ def bias_variance(degrees=tuple(range(0, 13)), n_sets=500, n_points=15, noise=0.
     """Fit each degree on ``n_sets`` data sets that share the inputs x (n_points evenly spaced on
     [−1, 1]) and differ in their noise. On a grid of x: bias² = mean_x (f̄(x) − f(x))²,
     variance = mean_x mean_sets (f̂(x) − f̄(x))², f̄ the average fit; expected test MSE (for a
-    fresh noisy y at a grid point) = mean (f̂ − f)² + noise², which equals bias² + variance + noise²."""
+    fresh noisy y at a grid point) = mean (f̂ − f)² + noise², which equals
+    bias² + variance + noise²."""
     rng = np.random.default_rng(seed)
     x = np.linspace(-1, 1, n_points)
     ys = true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
@@ -411,37 +412,20 @@ def weight_zeros(model):
 
 
 def fit_spec(spec, data, transform=None, mix=None, validate=True):
-    """Like `lib.experiments.run`, but returns (model, History): the same model builder, optimizer
-    factory, callbacks and seeded shuffling, for the experiments that need the trained model.
-    ``transform(images, rng)``: augment the (N, 28, 28) training images anew at every epoch;
+    """`lib.experiments.fit_spec` (returns (model, History)) with this chapter's augmentation:
+    ``transform(images, rng)`` augments the (N, 28, 28) training images anew at every epoch;
     ``mix(images, labels, rng) -> (images, soft labels)``: mixup / cutmix
     (`lib.augment.AugmentedLoader`, seeded with spec.seed). Images of data.x_train shaped
     (N, 784) feed an MLP, (N, 1, 28, 28) a CNN. ``validate=False`` skips the per-epoch
     validation pass (score the returned model instead)."""
-    import torch
-
     from lib.augment import AugmentedLoader
-    from lib.data import make_loader
-    from lib.train import fit
 
-    model = spec.model(generator=torch.Generator().manual_seed(spec.seed))
-    optimizer = spec.optimizer(model.parameters())
-    if transform is None and mix is None:
-        train = make_loader(data.x_train, data.y_train, batch_size=spec.batch_size,
-                            seed=spec.seed)
-    else:
+    loader = None
+    if transform is not None or mix is not None:
         images = np.asarray(data.x_train).reshape(len(data.y_train), 28, 28)
-        train = AugmentedLoader(images, data.y_train, spec.batch_size, transform, spec.seed,
-                                flatten=np.ndim(data.x_train) == 2, mix=mix)
-    val = make_loader(data.x_val, data.y_val, batch_size=1000, shuffle=False) if validate else None
-    callbacks = list(spec.callbacks()) if spec.callbacks is not None else []
-    if spec.schedule is not None:
-        steps_per_epoch = -(-len(data.y_train) // spec.batch_size)
-        scheduler, interval = spec.schedule(optimizer, spec.epochs, steps_per_epoch)
-        callbacks.append(LRScheduler(scheduler, interval=interval))
-    history = fit(model, spec.loss, optimizer, train, val, epochs=spec.epochs,
-                  callbacks=callbacks, device="cpu", progress=False)
-    return model, history
+        loader = AugmentedLoader(images, data.y_train, spec.batch_size, transform, spec.seed,
+                                 flatten=np.ndim(data.x_train) == 2, mix=mix)
+    return experiments.fit_spec(spec, data, train_loader=loader, validate=validate)
 
 
 def scored_runs(spec, data, seeds, transform=None, mix=None, validate=True):
@@ -526,7 +510,8 @@ def accuracy(model, x, y) -> float:
 
 def vanilla_dropout(x, p_keep, rng, train=True):
     """The original ("vanilla") dropout of Srivastava et al. 2014 and the CS231n notes, where
-    ``p_keep`` is the probability of KEEPING a unit (PyTorch's p is the drop probability, 1 − p_keep):
+    ``p_keep`` is the probability of KEEPING a unit (PyTorch's p is the drop probability,
+    1 − p_keep):
     train: y = x·m, m ~ Bernoulli(p_keep) (no rescaling); test: y = p_keep·x (scale at test time).
     E[train output] = p_keep·x = test output. Inverted dropout moves the factor to training instead:
     train y = x·m/p_keep, test y = x (what `torch.nn.Dropout` and `lib.*.layers.Dropout` do)."""
@@ -732,7 +717,8 @@ def shrink_factors(eigenvalues, lr, steps=None, lam=None):
         raise ValueError("give exactly one of steps (gradient descent) or lam (ridge)")
     if steps is not None:
         if np.any(lr * s >= 2):
-            raise ValueError("lr·s must be < 2 for every eigenvalue (else gradient descent diverges)")
+            raise ValueError("lr·s must be < 2 for every eigenvalue "
+                             "(else gradient descent diverges)")
         return 1 - (1 - lr * s) ** steps
     return s / (s + lam)
 
