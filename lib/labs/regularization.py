@@ -689,18 +689,19 @@ def data_size_figure(sizes, errors):
 
 
 def augmentation_table_figure(table):
-    """Validation accuracy per training recipe {name: accuracies over seeds}: mean ± std as bars,
-    each seed as a dot."""
+    """Validation accuracy per training recipe {name: accuracies over seeds}: mean ± std as a
+    point with an error bar, each seed as a small grey dot beside it (points, not bars: the axis
+    does not start at 0)."""
     fig, ax = plots.new_figure(size=(7, 3.6))
     fig.set_layout_engine("constrained")
     names = list(table)
     for i, name in enumerate(names):
         acc = 100 * np.asarray(table[name])
-        ax.bar(i, acc.mean(), yerr=acc.std(), color=f"C{i}", alpha=0.6, capsize=4)
-        ax.plot(np.full(len(acc), i), acc, "k.", ms=5)
-    low = min(100 * np.min(a) for a in table.values())
-    ax.set_ylim(5 * np.floor(low / 5) - 5, None)
-    ax.set_xticks(range(len(names)), names, fontsize=8)
+        ax.errorbar(i, acc.mean(), yerr=acc.std(), fmt="o", color=f"C{i}", ms=8, capsize=5,
+                    lw=2)
+        ax.plot(np.full(len(acc), i + 0.15), acc, ".", color="0.45", ms=6)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_xticks(range(len(names)), names, fontsize=9)
     ax.set_ylabel("validation accuracy, %")
     return fig
 
