@@ -18,6 +18,7 @@ __all__ = [
     "Rosenbrock",
     "Saddle",
     "StyblinskiTang",
+    "LeastSquares2D",
     "SURFACES",
     "get_surface",
 ]
@@ -218,6 +219,55 @@ class StyblinskiTang(Surface):
         roots = np.roots([2.0, 0.0, -16.0, 2.5]).real
         p = np.sort(roots[6 * roots**2 - 16 > 0])  # the two 1-D minima
         return np.array([[a, b] for a in p for b in p])
+
+
+class LeastSquares2D(Surface):
+    """Linear regression y ≈ w·x + b on n noisy points: f(w, b) = mean((w x + b − y)²) / 2.
+
+    ``grad(xy)`` is the full-batch gradient; ``batch_grad(xy, idx)`` the mini-batch one (for
+    `lib.optim2d.run_optimizer(..., batch_size=B)`).
+    """
+
+    name = "least_squares"
+    start = np.array([-2.0, 3.0])
+    xlim = (-3.0, 5.0)
+    ylim = (-2.0, 4.0)
+
+    def __init__(self, n=500, w=2.0, b=1.0, noise=1.0, seed=0):
+        self.n = n
+        rng = np.random.default_rng(seed)
+        self.x = rng.uniform(-1.5, 1.5, n)
+        self.y = w * self.x + b + noise * rng.standard_normal(n)
+        self.X = np.stack([self.x, np.ones(n)], axis=1)
+
+    def f(self, xy):
+        # mean((w x + b − y)²)/2 expanded in the data's moments: cheap on large grids
+        xy = np.asarray(xy, dtype=float)
+        w, b = xy[..., 0], xy[..., 1]
+        x, y = self.x, self.y
+        return 0.5 * (
+            w * w * np.mean(x * x)
+            + 2 * w * b * np.mean(x)
+            + b * b
+            - 2 * w * np.mean(x * y)
+            - 2 * b * np.mean(y)
+            + np.mean(y * y)
+        )
+
+    def batch_grad(self, xy, idx):
+        r = self.X[idx] @ xy - self.y[idx]
+        return self.X[idx].T @ r / len(idx)
+
+    def grad(self, xy):
+        xy = np.asarray(xy, dtype=float)
+        return (xy @ self.X.T - self.y) @ self.X / len(self.y)
+
+    def hessian(self, xy):
+        return self.X.T @ self.X / len(self.y)
+
+    @property
+    def minima(self):
+        return np.linalg.lstsq(self.X, self.y, rcond=None)[0][None, :]
 
 
 SURFACES = {

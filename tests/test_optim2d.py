@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from lib.labs.optimizers import LeastSquares2D
 from lib.numpy_ref.optim import SGD
 from lib.optim2d import (
     DIVERGED,
@@ -14,7 +13,7 @@ from lib.optim2d import (
     run_optimizer,
     run_torch_optimizer,
 )
-from lib.surfaces import get_surface
+from lib.surfaces import LeastSquares2D, get_surface
 
 
 def test_run_optimizer_converges_and_reports_divergence():

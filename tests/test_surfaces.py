@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib.surfaces import SURFACES, Quadratic, Saddle, get_surface
+from lib.surfaces import SURFACES, LeastSquares2D, Quadratic, Saddle, get_surface
 
 ALL = [get_surface(name) for name in SURFACES] + [Quadratic(100.0, angle=30.0)]
 IDS = [repr(s) for s in ALL]
@@ -107,3 +107,14 @@ def test_bad_input_raises_clear_errors():
         Quadratic(0.5)
     with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
         get_surface("saddle").f(np.zeros(3))
+
+
+def test_least_squares_gradient_and_minimum():
+    p = LeastSquares2D(n=50)
+    xy = np.array([0.3, -0.7])
+    h = 1e-6
+    num = [(p.f(xy + h * e) - p.f(xy - h * e)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(p.grad(xy), num, rtol=1e-6)
+    np.testing.assert_allclose(p.batch_grad(xy, np.arange(50)), p.grad(xy))
+    np.testing.assert_allclose(p.f(xy), 0.5 * np.mean((p.X @ xy - p.y) ** 2), rtol=1e-12)
+    assert np.linalg.norm(p.grad(p.minima[0])) < 1e-12

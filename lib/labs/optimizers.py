@@ -19,7 +19,7 @@ from lib.experiments import SCHEDULES, RunSpec, schedule_lrs
 from lib.numpy_ref import schedules as sched
 from lib.numpy_ref.optim import Adam
 from lib.optim2d import SGD_FAMILY, make_optimizer, run_optimizer
-from lib.surfaces import Saddle, Surface, get_surface
+from lib.surfaces import LeastSquares2D, Saddle, Surface, get_surface
 from lib.torch_impl import optim as lib_optim
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "saddle_escape",
     "paths_figure",
     "weight_decay_runs",
-    "LeastSquares2D",
     "gradient_noise",
     "drunkard_figure",
     "schedule_figure",
@@ -507,55 +506,6 @@ def paths_figure(surface: Surface, runs: dict, title: str = ""):
 
 
 # ----------------------------------------------------------------------------- mini-batch noise
-
-
-class LeastSquares2D(Surface):
-    """Linear regression y ≈ w·x + b on n noisy points: f(w, b) = mean((w x + b − y)²) / 2.
-
-    ``grad(xy)`` is the full-batch gradient; ``batch_grad(xy, idx)`` the mini-batch one (for
-    `lib.optim2d.run_optimizer(..., batch_size=B)`).
-    """
-
-    name = "least_squares"
-    start = np.array([-2.0, 3.0])
-    xlim = (-3.0, 5.0)
-    ylim = (-2.0, 4.0)
-
-    def __init__(self, n=500, w=2.0, b=1.0, noise=1.0, seed=0):
-        self.n = n
-        rng = np.random.default_rng(seed)
-        self.x = rng.uniform(-1.5, 1.5, n)
-        self.y = w * self.x + b + noise * rng.standard_normal(n)
-        self.X = np.stack([self.x, np.ones(n)], axis=1)
-
-    def f(self, xy):
-        # mean((w x + b − y)²)/2 expanded in the data's moments: cheap on large grids
-        xy = np.asarray(xy, dtype=float)
-        w, b = xy[..., 0], xy[..., 1]
-        x, y = self.x, self.y
-        return 0.5 * (
-            w * w * np.mean(x * x)
-            + 2 * w * b * np.mean(x)
-            + b * b
-            - 2 * w * np.mean(x * y)
-            - 2 * b * np.mean(y)
-            + np.mean(y * y)
-        )
-
-    def batch_grad(self, xy, idx):
-        r = self.X[idx] @ xy - self.y[idx]
-        return self.X[idx].T @ r / len(idx)
-
-    def grad(self, xy):
-        xy = np.asarray(xy, dtype=float)
-        return (xy @ self.X.T - self.y) @ self.X / len(self.y)
-
-    def hessian(self, xy):
-        return self.X.T @ self.X / len(self.y)
-
-    @property
-    def minima(self):
-        return np.linalg.lstsq(self.X, self.y, rcond=None)[0][None, :]
 
 
 def gradient_noise(
