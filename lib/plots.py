@@ -253,27 +253,27 @@ def contour_trajectories(f, trajectories, xlim, ylim, levels=30, log_levels=True
     return ax.figure
 
 
-def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True):
+def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True, loss_cap=None):
     """Several `History`s: smoothed training loss per step (left), validation accuracy per
-    epoch (right); a diverged run is labelled with its step."""
+    epoch (right); a diverged run is labelled with its step. loss_cap: draw the loss clipped
+    at this value, so that a diverging run does not squash the others into a flat line."""
     fig, (ax_loss, ax_acc) = new_figure(ncols=2, size=(12, 4.2))
     for i, (name, h) in enumerate(histories.items()):
         color = COLORS[i % len(COLORS)]
         label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
         losses = np.array(h.step_loss, dtype=float)
         losses = losses[np.isfinite(losses)]
-        ax_loss.plot(
-            np.arange(1, len(losses) + 1),
-            smooth(losses, smooth_beta),
-            color=color,
-            label=label,
-        )
+        shown = smooth(losses, smooth_beta)
+        if loss_cap is not None:
+            shown = np.minimum(shown, loss_cap)
+        ax_loss.plot(np.arange(1, len(losses) + 1), shown, color=color, label=label)
         if h.epoch["val_acc"]:
             ax_acc.plot(h.epoch["epoch"], h.epoch["val_acc"], "o-", color=color, label=name)
     if log_loss:
         ax_loss.set_yscale("log")
     ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel(f"training loss (EMA, β = {smooth_beta:g})")
+    cap = "" if loss_cap is None else f", clipped at {loss_cap:g}"
+    ax_loss.set_ylabel(f"training loss (EMA, β = {smooth_beta:g}{cap})")
     ax_acc.set_xlabel("epoch")
     ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.set_ylabel("validation accuracy")

@@ -163,3 +163,17 @@ def test_note_writes_a_message_and_can_clear_the_ticks():
     plots.note(b, "nothing here", clear=True)
     assert [t.get_text() for t in a.texts] == ["select at least one optimizer"]
     assert len(a.get_xticks()) > 0 and len(b.get_xticks()) == 0 and len(b.get_yticks()) == 0
+
+
+def test_compare_runs_figure_caps_a_diverging_loss():
+    healthy, diverging = small_history(), small_history()
+    diverging.step_loss = [2.0, 30.0, 1e8, 1e15]
+    diverging.diverged_at = 5
+    fig = plots.compare_runs_figure({"healthy": healthy, "diverging": diverging}, loss_cap=10)
+    ax_loss = fig.axes[0]
+    healthy_line, diverging_line = ax_loss.lines
+    assert diverging_line.get_ydata().max() == 10.0  # clipped, not 1e15
+    np.testing.assert_allclose(healthy_line.get_ydata(), plots.smooth(np.array(healthy.step_loss),
+                                                                       0.95))  # below the cap
+    assert "clipped at 10" in ax_loss.get_ylabel()
+    assert diverging_line.get_label() == "diverging (diverged at step 5)"
