@@ -37,13 +37,24 @@ test: venv
 # Is the book portable? (a) Every chapter re-executed on PyTorch's portable CPU kernels and MKL's
 # compatible mode (a stand-in for "another CPU") must still match its stored outputs verbatim.
 # (b) Every chapter re-run with other seeds (BOOK_SEED, read by lib.setup) must raise no error and
-# fail no assert; outputs are not compared (nbval's lax mode).
+# fail no assert; outputs are not compared (nbval's lax mode). (a) and (b) run side by side
+# (ROBUST_JOBS processes, one thread each; each one's output is printed when it ends).
 ROBUST_SEEDS ?= 1 2 3 4
+ROBUST_JOBS  ?= 2
+.PHONY: robust-portable robust-seeds
 test-robust: venv
-	$(TEST_ENV) ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(BIN)/python -m pytest chapters
+	@$(MAKE) --no-print-directory -j$(ROBUST_JOBS) --output-sync=target robust-portable robust-seeds
+
+robust-portable:
+	@echo "== chapters on portable kernels (outputs compared verbatim)"
+	$(TEST_ENV) ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(BIN)/python -m pytest \
+		-p no:cacheprovider chapters
+
+robust-seeds:
 	@for seed in $(ROBUST_SEEDS); do \
 		echo "== chapters with BOOK_SEED=$$seed (errors and failed asserts only)"; \
-		$(TEST_ENV) BOOK_SEED=$$seed $(BIN)/python -m pytest --nbval-lax -q chapters || exit 1; \
+		$(TEST_ENV) BOOK_SEED=$$seed $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \
+			-q chapters || exit 1; \
 	done
 
 # Are the declared floors true? .venv-lowest holds every requirement at its lower bound: the pins
