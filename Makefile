@@ -22,7 +22,13 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The book's JupyterLab defaults (config/jupyterlab-overrides.json): save the widgets' state with
+# the notebook, so a chapter that was run and saved reopens with its figures instead of
+# "Error displaying widget: model not found" (the outputs name widgets of the last kernel).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
 lab: venv
+	@mkdir -p $(LAB_SETTINGS) && cp config/jupyterlab-overrides.json $(LAB_SETTINGS)/overrides.json
 	$(BIN)/python -m jupyter lab --notebook-dir=chapters --ip=$(HOST) --port=$(PORT) \
 		$(if $(DISPLAY),,--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
