@@ -1,6 +1,7 @@
 """Print the browser test's report (benchmarks/results/browser.json, written by
 `make test-browser`): per chapter the kernel start and run-all times in JupyterLab, and per
-slider the time from a key press on its handle to the new figure in the page.
+slider the time from a key press on its handle to the new figure in the page; per figure, how
+many times a mouse drag of its first slider redrew it.
 
 Usage: python benchmarks/browser_report.py [report.json]
 """
@@ -26,6 +27,10 @@ def format_report(data: dict) -> str:
             label = f"  cell {s['cell']}: {s['label']}"
             lines.append(f"{label:<44} {'':>8} {'':>9} {_num(s.get('median_ms'), 9, '.0f')} "
                          f"{_num(s.get('min_ms'), 7, '.0f')} {_num(s.get('max_ms'), 7, '.0f')}")
+        for d in c.get("drags", []):
+            label = f"  cell {d['cell']}: {d['label']} (mouse drag)"
+            lines.append(f"{label:<44} {'':>8} {'':>9} {d['redraws']:>4} redraws, first after "
+                         f"{d['first_ms']:.0f} ms")
         for problem in c.get("failures", []) + ([c["error"]] if "error" in c else []):
             lines.append(f"  FAILED: {problem.splitlines()[0]}")
     return "\n".join(lines)

@@ -256,6 +256,18 @@ PAGE_HELPERS = r"""
               window: [window.innerWidth, window.innerHeight]};
     },
 
+    // Slider i's handle and track in window coordinates (scrolled into view), for a mouse drag;
+    // the measure armed for it starts at the mouse press.
+    grab(i) {
+      const slider = sliders()[i];
+      slider.scrollIntoView({block: 'center'});
+      const h = slider.querySelector('.noUi-handle').getBoundingClientRect();
+      const track = slider.querySelector('.noUi-base, .noUi-target').getBoundingClientRect();
+      document.addEventListener('pointerdown', () => {
+        window.__bt.measure.pressed = performance.now(); }, {capture: true, once: true});
+      return {x: h.x + h.width / 2, y: h.y + h.height / 2, left: track.left, right: track.right};
+    },
+
     dirty() { return panel().context.model.dirty; },
   };
 }

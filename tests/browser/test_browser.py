@@ -4,8 +4,10 @@ For each chapter: open it, clear its outputs, run all cells, wait until every co
 and the kernel is idle, fail on any error output, and save it. Then, for every slider, press an
 arrow key on its handle a few times, and in every dropdown choose the next option: the figure
 above (the nearest image output before the controls, in the same cell) must show a new image
-each time, exactly once (linked controls redraw once). The time from the key press to the new
-image in the DOM is measured in the page and written to benchmarks/results/browser.json. Then
+each time, exactly once (linked controls redraw once); and drag the first slider of each figure
+with the mouse: the figure must change (while dragging, for figures that follow a drag). The time
+from the key press to the new image in the DOM is measured in the page and written to
+benchmarks/results/browser.json. Then
 each figure, scrolled to the top, must fit the 1366×768 window with its controls, and the
 notebook must not be marked modified by all this. The first chapter is then saved, closed and
 opened again: its widgets must come back from the saved state. Timings are reported, never
@@ -34,6 +36,7 @@ RUN_TIMEOUT_S = 600        # run all cells of one chapter
 STALL_S = 60               # kernel idle but cells left unexecuted: run-all stopped
 CHANGE_TIMEOUT_S = 20      # key press -> new figure
 QUIET_S = 0.2              # kernel idle this long = every redraw has arrived
+DRAG_MOVES, DRAG_PAUSE_MS = 8, 60  # a mouse drag: this many small moves, this far apart
 SHOTS = os.environ.get("BOOK_BROWSER_SHOTS")  # folder for screenshots of each widget
 
 
@@ -168,6 +171,48 @@ def exercise_sliders(page) -> tuple[list, dict, list]:
     return entries, {"checkboxes": widgets["checkboxes"]}, failures
 
 
+def drag_sliders(page) -> tuple[list, list]:
+    """Drag the first slider of each figure with the mouse, a quarter of its track towards the
+    farther end, in small moves: the figure must show a new image and the readout a new value.
+    Return (per-slider entries: redraws during the drag, ms to the first one; failures)."""
+    entries, failures, seen = [], [], set()
+    for s in page.evaluate("window.__bt.widgets()")["sliders"]:
+        if s["cell"] in seen or not s["figure"]:
+            continue
+        seen.add(s["cell"])
+        name = f"slider {s['index']} '{s['label']}' (cell {s['cell']})"
+        wait_quiet(page)
+        page.evaluate("([k, i]) => window.__bt.arm(k, i)", ["slider", s["index"]])
+        at = page.evaluate(f"window.__bt.grab({s['index']})")
+        right = at["right"] - at["x"] > at["x"] - at["left"]
+        dx = (at["right"] - at["left"]) / 4 * (1 if right else -1)
+        page.mouse.move(at["x"], at["y"])
+        page.mouse.down()
+        for k in range(1, DRAG_MOVES + 1):
+            page.mouse.move(at["x"] + dx * k / DRAG_MOVES, at["y"])
+            page.wait_for_timeout(DRAG_PAUSE_MS)
+        page.mouse.up()
+        try:
+            page.wait_for_function("window.__bt.result() !== null",
+                                   timeout=CHANGE_TIMEOUT_S * 1000, polling=50)
+        except Exception:  # playwright's TimeoutError: reported below
+            pass
+        wait_quiet(page)
+        page.wait_for_timeout(300)
+        page.evaluate("window.__bt.measure.stop()")
+        result = page.evaluate("window.__bt.result()")
+        readout = page.evaluate(f"window.__bt.widgets().sliders[{s['index']}].readout")
+        if result is None:
+            failures.append(f"{name}: figure unchanged after a mouse drag")
+        elif readout == s["readout"]:
+            failures.append(f"{name}: a mouse drag left the readout at {readout}")
+        else:
+            entries.append({"label": s["label"], "cell": s["cell"], "redraws": result["changes"],
+                            "first_ms": round(result["ms"], 1), "readouts": [s["readout"],
+                                                                             readout]})
+    return entries, failures
+
+
 def _stats(times) -> dict:
     return ({"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
             if times else {})
@@ -222,7 +267,8 @@ def test_chapter_runs_and_sliders_redraw(chapter, pages, next_chapter, report):
         page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
         page.wait_for_function("!window.__bt.dirty()", timeout=30_000)
         entry["sliders"], others, failures = exercise_sliders(page)
-        failures += check_fit(page, chapter)
+        entry["drags"], dragged = drag_sliders(page)
+        failures += dragged + check_fit(page, chapter)
         if page.evaluate("window.__bt.dirty()"):
             failures.append("moving the controls marked the notebook as modified")
         entry.update(others, failures=failures)
