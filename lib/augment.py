@@ -4,8 +4,10 @@ parameters given) and a random version that draws the parameters from an explici
 ``np.random.Generator``; the kernels match `torchvision.transforms.v2` (tests check it).
 
     hflip(x)                                  mirror left-right (v2.RandomHorizontalFlip)
-    crop_padded(x, top, left, padding)        pad with `fill`, cut an H×W window (v2.RandomCrop(padding=…))
-    rotate(x, degrees)                        bilinear rotation about the centre, counter-clockwise (v2.RandomRotation)
+    crop_padded(x, top, left, padding)        pad with `fill`, cut an H×W window
+                                              (v2.RandomCrop(padding=…))
+    rotate(x, degrees)                        bilinear rotation about the centre, counter-clockwise
+                                              (v2.RandomRotation)
     erase(x, i, j, h, w, value)               fill a rectangle (v2.RandomErasing; cutout = a square)
     mixup_pairs(x, y, lam)                    λ·x + (1 − λ)·x rolled by one (v2.MixUp)
     cutmix_pairs(x, y, lam, cx, cy)           paste a box of the rolled batch (v2.CutMix)
@@ -213,7 +215,8 @@ def mixup(x, y, num_classes, rng, alpha=1.0):
 
 def cutmix_box(height, width, lam, cx, cy):
     """torchvision's CutMix box: half-sides ⌊½√(1 − λ)·W⌋, ⌊½√(1 − λ)·H⌋ around the centre
-    (cx, cy), clipped to the image; returns (x1, y1, x2, y2) and the adjusted λ = 1 − box area/(HW)."""
+    (cx, cy), clipped to the image; returns (x1, y1, x2, y2) and the adjusted
+    λ = 1 − box area/(HW)."""
     r = 0.5 * math.sqrt(1.0 - lam)
     rw, rh = int(r * width), int(r * height)
     x1, y1 = max(cx - rw, 0), max(cy - rh, 0)

@@ -2,7 +2,6 @@
 defaults, and the lab's data returning fresh (never shared, mutable) tensors."""
 
 import itertools
-import types
 import warnings
 
 import matplotlib.pyplot as plt

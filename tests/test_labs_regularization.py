@@ -69,7 +69,7 @@ def test_polynomial_fit_matches_numpy_polyfit():
 def test_ridge_shrinks_polynomial():
     x, y = lab.sample_points(12, 0.3, seed=0)
     norms = [np.linalg.norm(lab.fit_polynomial(x, y, 9, lam)) for lam in (0.0, 1e-3, 1e-1, 10)]
-    assert all(a > b for a, b in zip(norms, norms[1:]))
+    assert all(a > b for a, b in zip(norms, norms[1:], strict=False))
 
 
 def test_bias_variance_decomposition():

@@ -104,7 +104,7 @@ def check_norm_choice(your_choices):
     missing = [k for k in NORM_SCENARIOS if k not in choices]
     if missing:
         raise Wrong(f"no answer for {missing}")
-    for key, (_, ok, why) in NORM_SCENARIOS.items():
+    for key, (_, ok, _why) in NORM_SCENARIOS.items():
         if choices[key] not in ("batch", "layer", "instance", "group"):
             raise Wrong(f"{key}: {choices[key]!r} is not one of 'batch', 'layer', 'instance', "
                         "'group'")

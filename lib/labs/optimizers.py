@@ -300,7 +300,9 @@ def momentum_forms_with_lr_drop(
     """PyTorch's momentum vs the textbook form when lr is multiplied by ``factor`` after step
     ``drop_at``. Returns {"pytorch": (T+1, 2), "textbook": (T+1, 2)} paths; until the drop they
     coincide."""
-    drop = lambda opt: sched.MultiStepLR(opt, milestones=[drop_at], gamma=factor)
+    def drop(opt):
+        return sched.MultiStepLR(opt, milestones=[drop_at], gamma=factor)
+
     return {key: run_optimizer(surface, name, lr, steps, schedule=drop, momentum=momentum)["xy"]
             for key, name in (("pytorch", "Momentum"), ("textbook", "Momentum (textbook form)"))}
 

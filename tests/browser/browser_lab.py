@@ -33,7 +33,8 @@ OVERRIDES = {
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
 }
 
-# ... plus the book's own defaults, as `make lab` installs them (widget state saved with the notebook).
+# ... plus the book's own defaults, as `make lab` installs them (widget state saved with the
+# notebook).
 OVERRIDES.update(json.loads((ROOT / "config" / "jupyterlab-overrides.json").read_text()))
 
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
