@@ -41,6 +41,7 @@ class TrainState:
     epoch: int = 0  # the current epoch (1-based)
     step: int = 0  # optimizer steps taken so far
     stop: bool = False
+    batch: tuple | None = None  # the current (inputs, targets), on the device
 
 
 class Callback:
@@ -392,7 +393,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=1, callback
         batches = 0
         for batch in train_data:
             batches += 1
-            x, y = _to(batch, dev)
+            x, y = state.batch = _to(batch, dev)
             outputs = model(x)
             loss = data_loss = loss_fn(outputs, y)
             if penalty is not None:

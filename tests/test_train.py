@@ -523,3 +523,23 @@ def test_bad_penalty_gets_a_clear_error(penalty, error, message):
     with pytest.raises(error, match=message):
         fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
             loader(x, y, 4), device=CPU, progress=False, penalty=penalty)
+
+
+def test_callbacks_see_the_current_batch_and_can_stop_mid_epoch():
+    x, y = classification(n=12)
+    seen = []
+
+    class StopAfterTwo(Callback):
+        def on_after_backward(self, state):
+            seen.append(state.batch)
+
+        def on_batch_end(self, state):
+            state.stop = state.step == 2
+
+    model = nn.Linear(2, 3)
+    history = fit(model, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                  loader(x, y, batch_size=4), epochs=3, callbacks=[StopAfterTwo()], device=CPU,
+                  progress=False)
+    assert len(seen) == 2 and len(history.step_loss) == 2 and history.stopped_epoch == 1
+    for k, (xb, yb) in enumerate(seen):
+        assert torch.equal(xb, x[4 * k:4 * k + 4]) and torch.equal(yb, y[4 * k:4 * k + 4])

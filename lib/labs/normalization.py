@@ -1,7 +1,7 @@
 """Chapter 05 (normalization): its experiments and figures, nothing another chapter needs.
 
-Training runs use `lib.train.fit` (through `train`) or, where a run must be probed step by step
-(the Ioffe & Szegedy MNIST figure, the loss-smoothness probe), a short explicit loop.
+Training runs use `lib.train.fit`: through `train`, or with a callback where a run is probed step
+by step (the Ioffe & Szegedy MNIST figure, the loss-smoothness probe).
 """
 
 from __future__ import annotations
@@ -63,6 +63,48 @@ def accuracy(model, x, y, batch_size=1000, train_mode=False):
 
 # ----------------------------------------------------------------- Ioffe & Szegedy (2015), Fig. 1
 
+class _StopAt(Callback):
+    """Stop `fit` after `steps` optimizer steps (mid-epoch)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def on_batch_end(self, state):
+        if state.step >= self.steps:
+            state.stop = True
+
+
+def _epochs_for(steps, loader):
+    """Epochs of `loader` that hold at least `steps` batches."""
+    return max(1, math.ceil(steps / len(loader)))
+
+
+class _IoffeProbe(Callback):
+    """Every `every` steps (and before the first): test accuracy and the 15/50/85th percentiles
+    of the input to `sigmoid` over the test images, in eval mode."""
+
+    def __init__(self, sigmoid, x_test, y_test, every, unit):
+        self.x, self.y, self.every, self.seen = x_test, y_test, every, {}
+        sigmoid.register_forward_hook(lambda m, inp, out: self.seen.update(z=inp[0][:, unit]))
+        self.out = {"step": [], "acc": [], "pct": []}
+
+    def record(self, model, step):
+        model.eval()
+        with torch.no_grad():
+            acc = (model(self.x).argmax(1) == self.y).float().mean().item()
+        model.train()
+        self.out["step"].append(step)
+        self.out["acc"].append(acc)
+        self.out["pct"].append(np.percentile(self.seen["z"].numpy(), [15, 50, 85]))
+
+    def on_train_begin(self, state):
+        self.record(state.model, 0)
+
+    def on_batch_end(self, state):
+        if state.step % self.every == 0:
+            self.record(state.model, state.step)
+
+
 def ioffe_mnist_run(batchnorm, prepared, seed=0, steps=1200, lr=0.5, batch_size=60,
                     eval_every=50, unit=0):
     """Their MNIST net: 784-100-100-100-10, sigmoid, batch 60, plain SGD (lr: not given in the
@@ -72,37 +114,14 @@ def ioffe_mnist_run(batchnorm, prepared, seed=0, steps=1200, lr=0.5, batch_size=
     model = models.mlp([784, 100, 100, 100, 10], activation="sigmoid",
                        norm="batch" if batchnorm else None, generator=seed)
     last_sigmoid = [m for m in model if isinstance(m, nn.Sigmoid)][-1]
-    seen = {}
-    last_sigmoid.register_forward_hook(lambda m, inp, out: seen.update(z=inp[0][:, unit]))
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    probe = _IoffeProbe(last_sigmoid, torch.as_tensor(prepared.x_test),
+                        torch.as_tensor(prepared.y_test), eval_every, unit)
     loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
                                   seed=seed)
-    x_test, y_test = torch.as_tensor(prepared.x_test), torch.as_tensor(prepared.y_test)
-    out = {"step": [], "acc": [], "pct": []}
-
-    def record(step):
-        model.eval()
-        with torch.no_grad():
-            acc = (model(x_test).argmax(1) == y_test).float().mean().item()
-        model.train()
-        out["step"].append(step)
-        out["acc"].append(acc)
-        out["pct"].append(np.percentile(seen["z"].numpy(), [15, 50, 85]))
-
-    step = 0
-    record(0)
-    while step < steps:
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if step % eval_every == 0:
-                record(step)
-            if step == steps:
-                break
-    return {k: np.array(v) for k, v in out.items()}
+    fit(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=lr), loader,
+        epochs=_epochs_for(steps, loader), callbacks=[probe, _StopAt(steps)], device="cpu",
+        progress=False)
+    return {k: np.array(v) for k, v in probe.out.items()}
 
 
 def ioffe_figure(runs: dict) -> Figure:
@@ -172,6 +191,36 @@ def _loss_and_grad(model, x, y):
     return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
+class _SmoothnessProbe(Callback):
+    """Every `every` steps, before the optimizer step: from the weights w and the batch's
+    gradient g, the losses L(w − η·g) and gradient changes for η = lr·f, f in `factors`."""
+
+    def __init__(self, lr, every, factors):
+        self.lr, self.every, self.factors = lr, every, factors
+        self.out = {"step": [], "loss_range": [], "grad_change": [], "loss": []}
+
+    def on_after_backward(self, state):
+        if state.step % self.every:
+            return
+        model, (x, y) = state.model, state.batch
+        loss0 = state.history.step_loss[-1]
+        g0 = torch.cat([p.grad.flatten() for p in model.parameters()])
+        losses, changes = [loss0], []
+        for f in self.factors:
+            probe = copy.deepcopy(model)
+            with torch.no_grad():
+                for p, gp in zip(probe.parameters(), model.parameters(), strict=True):
+                    p -= self.lr * f * gp.grad
+            loss, g = _loss_and_grad(probe, x, y)
+            losses.append(loss)
+            changes.append(((g - g0).norm() / g0.norm()).item())
+        bad = not all(math.isfinite(v) for v in losses + changes)
+        self.out["step"].append(state.step)
+        self.out["loss"].append(loss0)
+        self.out["loss_range"].append(math.inf if bad else max(losses) - min(losses))
+        self.out["grad_change"].append(math.inf if bad else max(changes))
+
+
 def smoothness_run(model, prepared, lr, steps=300, probe_every=30, factors=(0.5, 1, 2, 4),
                    batch_size=64, seed=0):
     """Train ``model`` with SGD(lr); every ``probe_every`` steps, on the current batch with
@@ -181,40 +230,15 @@ def smoothness_run(model, prepared, lr, steps=300, probe_every=30, factors=(0.5,
     - the gradient change: max ‖∇L(w − ηg) − ∇L(w)‖ / ‖∇L(w)‖ (Santurkar et al.'s "gradient
       predictiveness", normalised so nets with different gradient scales compare),
 
-    Returns {"step", "loss_range", "grad_change", "loss"} arrays (a NaN probe → inf)."""
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    Returns {"step", "loss_range", "grad_change", "loss"} arrays (a NaN probe → inf; the run
+    stops where its own loss is not finite)."""
+    probe = _SmoothnessProbe(lr, probe_every, factors)
     loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
                                   seed=seed)
-    out = {"step": [], "loss_range": [], "grad_change": [], "loss": []}
-    step = 0
-    while step < steps:
-        for x, y in loader:
-            if step % probe_every == 0:
-                loss0, g0 = _loss_and_grad(model, x, y)
-                losses, changes = [loss0], []
-                for f in factors:
-                    probe = copy.deepcopy(model)
-                    with torch.no_grad():
-                        for p, gp in zip(probe.parameters(), model.parameters(), strict=True):
-                            p -= lr * f * gp.grad
-                    loss, g = _loss_and_grad(probe, x, y)
-                    losses.append(loss)
-                    changes.append(((g - g0).norm() / g0.norm()).item())
-                bad = not all(math.isfinite(v) for v in losses + changes)
-                out["step"].append(step)
-                out["loss"].append(loss0)
-                out["loss_range"].append(math.inf if bad else max(losses) - min(losses))
-                out["grad_change"].append(math.inf if bad else max(changes))
-            loss = F.cross_entropy(model(x), y)
-            if not math.isfinite(loss.item()):
-                return {k: np.array(v) for k, v in out.items()}
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if step == steps:
-                break
-    return {k: np.array(v) for k, v in out.items()}
+    fit(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=lr), loader,
+        epochs=_epochs_for(steps, loader), callbacks=[probe, _StopAt(steps)], device="cpu",
+        progress=False)
+    return {k: np.array(v) for k, v in probe.out.items()}
 
 
 def smoothness_figure(runs: dict) -> Figure:
