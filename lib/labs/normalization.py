@@ -74,9 +74,15 @@ class _StopAt(Callback):
             state.stop = True
 
 
-def _epochs_for(steps, loader):
-    """Epochs of `loader` that hold at least `steps` batches."""
-    return max(1, math.ceil(steps / len(loader)))
+def _probed_run(model, prepared, lr, steps, batch_size, seed, probe):
+    """`steps` steps of SGD(lr) on the training split with `fit`, observed by the callback
+    `probe`; returns its records, {name: list} in `probe.out`, as arrays."""
+    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
+                                  seed=seed)
+    fit(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=lr), loader,
+        epochs=max(1, math.ceil(steps / len(loader))), callbacks=[probe, _StopAt(steps)],
+        device="cpu", progress=False)
+    return {k: np.array(v) for k, v in probe.out.items()}
 
 
 class _IoffeProbe(Callback):
@@ -116,12 +122,7 @@ def ioffe_mnist_run(batchnorm, prepared, seed=0, steps=1200, lr=0.5, batch_size=
     last_sigmoid = [m for m in model if isinstance(m, nn.Sigmoid)][-1]
     probe = _IoffeProbe(last_sigmoid, torch.as_tensor(prepared.x_test),
                         torch.as_tensor(prepared.y_test), eval_every, unit)
-    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
-                                  seed=seed)
-    fit(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=lr), loader,
-        epochs=_epochs_for(steps, loader), callbacks=[probe, _StopAt(steps)], device="cpu",
-        progress=False)
-    return {k: np.array(v) for k, v in probe.out.items()}
+    return _probed_run(model, prepared, lr, steps, batch_size, seed, probe)
 
 
 def ioffe_figure(runs: dict) -> Figure:
@@ -233,12 +234,7 @@ def smoothness_run(model, prepared, lr, steps=300, probe_every=30, factors=(0.5,
     Returns {"step", "loss_range", "grad_change", "loss"} arrays (a NaN probe → inf; the run
     stops where its own loss is not finite)."""
     probe = _SmoothnessProbe(lr, probe_every, factors)
-    loader = bookdata.make_loader(prepared.x_train, prepared.y_train, batch_size=batch_size,
-                                  seed=seed)
-    fit(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=lr), loader,
-        epochs=_epochs_for(steps, loader), callbacks=[probe, _StopAt(steps)], device="cpu",
-        progress=False)
-    return {k: np.array(v) for k, v in probe.out.items()}
+    return _probed_run(model, prepared, lr, steps, batch_size, seed, probe)
 
 
 def smoothness_figure(runs: dict) -> Figure:
