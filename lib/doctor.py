@@ -17,10 +17,8 @@ import dataclasses
 import math
 
 import numpy as np
-import torch
-from torch import nn
 
-from lib.train import Callback, History
+from lib.train import History, Vitals  # Vitals lives with the other callbacks
 
 __all__ = ["Finding", "diagnose", "RULES", "SEVERITIES", "CHAPTERS", "Vitals"]
 
@@ -598,75 +596,3 @@ def diagnose(history, num_classes=None, rules=None) -> list[Finding]:
     run = _Run(history, num_classes)
     findings = [f for f in (RULES[n](run) for n in names) if f is not None]
     return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), -f.confidence))
-
-
-# ----------------------------------------------------------------------------- instruments
-
-# Where an activation's output counts as saturated: within this distance of its bounds
-# (tanh: |y| > 0.99, where tanh' = 1 − y² < 0.02; sigmoid: y < 0.01 or y > 0.99, σ' < 0.01).
-SATURATION_MARGIN = 0.01
-SATURATING = {nn.Tanh: (-1.0, 1.0), nn.Sigmoid: (0.0, 1.0)}  # activation -> its bounds
-
-
-class Vitals(Callback):
-    """Every `every` steps, record in `history.layer_stats[name]` (with the step in "vitals_step"):
-
-    - "update_ratio" for each layer with a weight matrix: ‖W_after − W_before‖ / ‖W_before‖
-      over one optimizer step (near 1e-3 in a healthy run, CS231n);
-    - "dead_frac" for each ReLU: the share of units whose output is 0 for every example of the
-      batch (such a unit passes no gradient to its weights);
-    - "saturated_frac" for each Tanh / Sigmoid: the share of outputs within SATURATION_MARGIN of
-      the bounds (where the derivative is nearly 0).
-    """
-
-    def __init__(self, every=1):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.every = every
-
-    def on_train_begin(self, state):
-        named = [(n, m) for n, m in state.model.named_modules() if not any(m.children())]
-        self.weighted = {n: m.weight for n, m in named
-                         if isinstance(getattr(m, "weight", None), torch.Tensor)
-                         and m.weight.dim() >= 2}
-        self.handles = [m.register_forward_hook(self._hook(n)) for n, m in named
-                        if isinstance(m, (nn.ReLU, *SATURATING))]
-        self.recording, self.units, self.before = self.every == 1, {}, {}
-
-    def _hook(self, name):
-        def hook(module, inputs, output):
-            if not (self.recording and module.training):
-                return
-            out = output.detach().flatten(1)
-            if isinstance(module, nn.ReLU):
-                self.units[name] = ("dead_frac", 1.0 - (out > 0).any(dim=0).float().mean().item())
-            else:
-                low, high = SATURATING[type(module)]
-                near = (out < low + SATURATION_MARGIN) | (out > high - SATURATION_MARGIN)
-                self.units[name] = ("saturated_frac", near.float().mean().item())
-        return hook
-
-    def on_after_backward(self, state):
-        if self.recording:
-            self.before = {n: w.detach().clone() for n, w in self.weighted.items()}
-
-    def on_batch_end(self, state):
-        if self.recording:
-            records = {n: {"update_ratio": ((w.detach() - self.before[n]).norm()
-                                            / self.before[n].norm()).item()}
-                       for n, w in self.weighted.items()}
-            for name, (key, value) in self.units.items():
-                records.setdefault(name, {})[key] = value
-            for name, values in records.items():
-                # created here, after every on_train_begin: LayerStats resets its own entries
-                stats = state.history.layer_stats.setdefault(name, {})
-                stats.setdefault("vitals_step", []).append(state.step)
-                for key, value in values.items():
-                    stats.setdefault(key, []).append(value)
-        self.units, self.before = {}, {}
-        self.recording = (state.step + 1) % self.every == 0
-
-    def on_train_end(self, state):
-        for handle in self.handles:
-            handle.remove()
-

@@ -5,7 +5,7 @@
 
 Every run is a small MLP on the first 2,000 Fashion-MNIST training images (validation: 500),
 trained with `lib.train.fit` for a few hundred steps on the CPU, recording `LayerStats` and
-`lib.doctor.Vitals` every few steps. Weights, batch order and every tweak come from `seed`
+`lib.train.Vitals` every few steps. Weights, batch order and every tweak come from `seed`
 through explicit generators, so a kind and a seed always give the same run.
 """
 
@@ -21,10 +21,11 @@ import torch
 from torch.nn import functional as F
 
 from lib import data, models
-from lib.doctor import Vitals, diagnose
-from lib.train import History, LayerStats, fit
+from lib.doctor import diagnose
+from lib.train import History, LayerStats, Vitals, fit
 
-__all__ = ["SickRun", "GALLERY", "HEALTHY", "KINDS", "sick_run", "run_gallery", "confusion_table"]
+__all__ = ["SickRun", "GALLERY", "HEALTHY", "KINDS", "sick_run", "run_spec", "run_gallery",
+           "confusion_table"]
 
 N_TRAIN, N_VAL = 2000, 500
 NUM_CLASSES = 10
@@ -117,9 +118,15 @@ def sick_run(kind: str, seed: int = 0) -> History:
     np.random.default_rng(seed)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+    return run_spec(KINDS[kind], seed)
+
+
+def run_spec(spec: SickRun, seed: int = 0, callbacks=None) -> History:
+    """Train the run described by `spec` (e.g. a variant made with dataclasses.replace) with
+    `seed`, as sick_run does. callbacks: None = LayerStats and Vitals every spec.record_every
+    steps."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    spec = KINDS[kind]
     prepared = data.fashion_mnist(n_train=N_TRAIN, n_val=N_VAL)  # fresh arrays every call
     x, y = prepared.x_train[:spec.subset], prepared.y_train[:spec.subset]
     rng = np.random.default_rng(seed)
@@ -139,7 +146,8 @@ def sick_run(kind: str, seed: int = 0) -> History:
         if spec.first_bias is not None:
             model[0].bias.fill_(spec.first_bias)
     val = _Batches(prepared.x_val, prepared.y_val, N_VAL)
-    callbacks = [LayerStats(every=spec.record_every), Vitals(every=spec.record_every)]
+    if callbacks is None:
+        callbacks = [LayerStats(every=spec.record_every), Vitals(every=spec.record_every)]
     return fit(model, F.cross_entropy, spec.optimizer(model.parameters()), train, val,
                epochs=spec.epochs, callbacks=callbacks, device="cpu", progress=False)
 
