@@ -172,8 +172,12 @@ class _Run:
         note = f"; lr at step {step}: {lrs[step - 1]:.3g}"
         peak = int(np.argmax(lrs)) + 1  # the first step at the largest lr
         if lrs[0] < lrs[peak - 1] and peak <= step <= peak + AFTER_WARMUP * peak:
-            note += (f", right after the warm-up raised it from {lrs[0]:.3g} to "
-                     f"{lrs[peak - 1]:.3g} (peak at step {peak})")
+            if peak == step >= 2 and lrs[step - 1] > lrs[step - 2]:  # still rising at the step
+                note += (f", while the warm-up was still raising it (from {lrs[0]:.3g}): the "
+                         "warm-up's peak is too high")
+            else:
+                note += (f", right after the warm-up raised it from {lrs[0]:.3g} to "
+                         f"{lrs[peak - 1]:.3g} (peak at step {peak})")
         return note
 
     def diverged(self):
