@@ -1,7 +1,7 @@
 """The training doctor: read a run's `History` and name the likely problems, most serious first.
 
-    history = fit(model, loss_fn, optimizer, train, val, epochs=5,
-                  callbacks=[LayerStats(every=5), Vitals(every=5)])
+    history = fit(model, loss_fn, optimizer, train, val, epochs=5,   # lib.train's fit,
+                  callbacks=[LayerStats(every=5), Vitals(every=5)])  # callbacks
     for finding in diagnose(history, num_classes=10):
         print(finding)
 
@@ -96,7 +96,8 @@ MIN_DEPTH = 4
 DEPTH_RATIO = 100.0
 # Update / weight ratio ‖ΔW‖/‖W‖ per step: about 1e-3 is the usual rule of thumb (CS231n);
 # below 1e-4, a few thousand steps move the weights by under 10 % (far too slow); above 0.1, one
-# step changes a weight matrix by a tenth of its size (healthy SGD and Adam runs here: 2e-3-2e-2).
+# step changes a weight matrix by a tenth of its size (healthy runs here: Adam about 2e-3, SGD
+# with momentum about 2e-2).
 UPDATE_LOW = 1e-4
 UPDATE_HIGH = 1e-1
 # How far after the end of a warm-up a problem still counts as "right after the warm-up":
@@ -273,7 +274,7 @@ def not_learning(run):
     if ratios and 0 < max(ratios) < UPDATE_LOW:
         return _finding(
             "lr_too_low", symptom + f"; update/weight ratios at most {max(ratios):.1e} per step "
-            f"(healthy: about 1e-3)",
+            f"(healthy runs: about 2e-3 to 2e-2)",
             "the learning rate is too low: each step barely moves the weights",
             "raise the learning rate 10x at a time (an LR range test finds it); use momentum "
             "or Adam",
@@ -543,12 +544,14 @@ def update_ratio(run):
     layers = ", ".join(f"layer {n!r}: {r:.1e}" for n, r in bad.items())
     if high:
         return _finding(
-            "updates_too_large", f"update/weight ratio per step {layers} (healthy: about 1e-3)",
+            "updates_too_large",
+            f"update/weight ratio per step {layers} (healthy runs: about 2e-3 to 2e-2)",
             "each step changes these weights by more than a tenth of their size: the learning "
             "rate is too high for them", "lower the learning rate",
             "03", 0.5, "warning")
     return _finding(
-        "updates_too_small", f"update/weight ratio per step {layers} (healthy: about 1e-3)",
+        "updates_too_small",
+        f"update/weight ratio per step {layers} (healthy runs: about 2e-3 to 2e-2)",
         "these weights barely move: a learning rate too low, or gradients that do not reach "
         "them (dead units, vanishing gradients)",
         "raise the learning rate; check the dead_units and vanishing_gradients findings",

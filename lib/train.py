@@ -285,11 +285,11 @@ SATURATING = {nn.Tanh: (-1.0, 1.0), nn.Sigmoid: (0.0, 1.0)}  # activation -> its
 
 
 class Vitals(Callback):
-    """Every `every` steps, record in `history.layer_stats[name]` (with the step in "vitals_step"):
+    """Every `every` steps, record in `history.layer_stats[name]` (the steps in "vitals_step"):
 
     - "update_ratio" for each layer with a weight matrix: ‖W_after − W_before‖ / ‖W_before‖
       over one optimizer step (CS231n's rule of thumb: about 1e-3; the healthy runs of
-      lib.sick_runs measure 2e-3 to 2e-2);
+      lib.sick_runs measure about 2e-3 with Adam and 2e-2 with SGD + momentum);
     - "dead_frac" for each ReLU: the share of units whose output is 0 for every example of the
       batch (such a unit passes no gradient to its weights);
     - "saturated_frac" for each Tanh / Sigmoid: the share of outputs within SATURATION_MARGIN of

@@ -128,3 +128,13 @@ def test_hook_and_oscillation_figures_draw_every_run():
     assert [ax.get_title() for ax in fig.axes] == ["run A", "run B"]
     assert lab.oscillation_figure({"a": h}).axes[0].get_title() == "a"
     assert math.isfinite(lab.final_train_loss(h, last=5))
+
+
+def test_degradation_runs_record_the_main_path_only():
+    runs = lab.degradation_runs(0, blocks=(1,), epochs=1, every=16)
+    assert sorted(runs) == [(6, "plain"), (6, "residual")]
+    for h in runs.values():
+        names, steps, _ = lab.layer_grad_norms(h)
+        assert len(names) == 6 and not any("shortcut" in n for n in names)
+        assert steps == [1, 16, 32] and len(h.step_loss) == 32  # 2000 images, batch 64
+    assert set(lab.RECIPES) == {"He et al. 2016", "naive"}

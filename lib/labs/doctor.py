@@ -137,7 +137,7 @@ def confusion_figure(table: dict, expected: dict) -> Figure:
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set(xlabel="the doctor's first finding", ylabel="what was broken",
-           title="red box: the expected first finding (healthy runs: none, or one that is not serious)")
+           title="red box: the expected first finding (healthy runs: none, or a mild one)")
     ax.grid(False)
     return fig
 
