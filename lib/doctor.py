@@ -1,7 +1,7 @@
 """The training doctor: read a run's `History` and name the likely problems, most serious first.
 
-    history = fit(model, loss_fn, optimizer, train, val, epochs=5,
-                  callbacks=[LayerStats(every=5), Vitals(every=5)])
+    history = fit(model, loss_fn, optimizer, train, val, epochs=5,   # lib.train's fit,
+                  callbacks=[LayerStats(every=5), Vitals(every=5)])  # callbacks
     for finding in diagnose(history, num_classes=10):
         print(finding)
 
@@ -17,10 +17,8 @@ import dataclasses
 import math
 
 import numpy as np
-import torch
-from torch import nn
 
-from lib.train import Callback, History
+from lib.train import History, Vitals  # Vitals lives with the other callbacks
 
 __all__ = ["Finding", "diagnose", "RULES", "SEVERITIES", "CHAPTERS", "Vitals"]
 
@@ -98,7 +96,8 @@ MIN_DEPTH = 4
 DEPTH_RATIO = 100.0
 # Update / weight ratio ‖ΔW‖/‖W‖ per step: about 1e-3 is the usual rule of thumb (CS231n);
 # below 1e-4, a few thousand steps move the weights by under 10 % (far too slow); above 0.1, one
-# step changes a weight matrix by a tenth of its size (healthy SGD and Adam runs here: 2e-3-2e-2).
+# step changes a weight matrix by a tenth of its size (healthy runs here: Adam about 2e-3, SGD
+# with momentum about 2e-2).
 UPDATE_LOW = 1e-4
 UPDATE_HIGH = 1e-1
 # How far after the end of a warm-up a problem still counts as "right after the warm-up":
@@ -174,8 +173,12 @@ class _Run:
         note = f"; lr at step {step}: {lrs[step - 1]:.3g}"
         peak = int(np.argmax(lrs)) + 1  # the first step at the largest lr
         if lrs[0] < lrs[peak - 1] and peak <= step <= peak + AFTER_WARMUP * peak:
-            note += (f", right after the warm-up raised it from {lrs[0]:.3g} to "
-                     f"{lrs[peak - 1]:.3g} (peak at step {peak})")
+            if peak == step >= 2 and lrs[step - 1] > lrs[step - 2]:  # still rising at the step
+                note += (f", while the warm-up was still raising it (from {lrs[0]:.3g}): the "
+                         "warm-up's peak is too high")
+            else:
+                note += (f", right after the warm-up raised it from {lrs[0]:.3g} to "
+                         f"{lrs[peak - 1]:.3g} (peak at step {peak})")
         return note
 
     def diverged(self):
@@ -271,7 +274,7 @@ def not_learning(run):
     if ratios and 0 < max(ratios) < UPDATE_LOW:
         return _finding(
             "lr_too_low", symptom + f"; update/weight ratios at most {max(ratios):.1e} per step "
-            f"(healthy: about 1e-3)",
+            f"(healthy runs: about 2e-3 to 2e-2)",
             "the learning rate is too low: each step barely moves the weights",
             "raise the learning rate 10x at a time (an LR range test finds it); use momentum "
             "or Adam",
@@ -541,12 +544,14 @@ def update_ratio(run):
     layers = ", ".join(f"layer {n!r}: {r:.1e}" for n, r in bad.items())
     if high:
         return _finding(
-            "updates_too_large", f"update/weight ratio per step {layers} (healthy: about 1e-3)",
+            "updates_too_large",
+            f"update/weight ratio per step {layers} (healthy runs: about 2e-3 to 2e-2)",
             "each step changes these weights by more than a tenth of their size: the learning "
             "rate is too high for them", "lower the learning rate",
             "03", 0.5, "warning")
     return _finding(
-        "updates_too_small", f"update/weight ratio per step {layers} (healthy: about 1e-3)",
+        "updates_too_small",
+        f"update/weight ratio per step {layers} (healthy runs: about 2e-3 to 2e-2)",
         "these weights barely move: a learning rate too low, or gradients that do not reach "
         "them (dead units, vanishing gradients)",
         "raise the learning rate; check the dead_units and vanishing_gradients findings",
@@ -598,75 +603,3 @@ def diagnose(history, num_classes=None, rules=None) -> list[Finding]:
     run = _Run(history, num_classes)
     findings = [f for f in (RULES[n](run) for n in names) if f is not None]
     return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), -f.confidence))
-
-
-# ----------------------------------------------------------------------------- instruments
-
-# Where an activation's output counts as saturated: within this distance of its bounds
-# (tanh: |y| > 0.99, where tanh' = 1 − y² < 0.02; sigmoid: y < 0.01 or y > 0.99, σ' < 0.01).
-SATURATION_MARGIN = 0.01
-SATURATING = {nn.Tanh: (-1.0, 1.0), nn.Sigmoid: (0.0, 1.0)}  # activation -> its bounds
-
-
-class Vitals(Callback):
-    """Every `every` steps, record in `history.layer_stats[name]` (with the step in "vitals_step"):
-
-    - "update_ratio" for each layer with a weight matrix: ‖W_after − W_before‖ / ‖W_before‖
-      over one optimizer step (near 1e-3 in a healthy run, CS231n);
-    - "dead_frac" for each ReLU: the share of units whose output is 0 for every example of the
-      batch (such a unit passes no gradient to its weights);
-    - "saturated_frac" for each Tanh / Sigmoid: the share of outputs within SATURATION_MARGIN of
-      the bounds (where the derivative is nearly 0).
-    """
-
-    def __init__(self, every=1):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.every = every
-
-    def on_train_begin(self, state):
-        named = [(n, m) for n, m in state.model.named_modules() if not any(m.children())]
-        self.weighted = {n: m.weight for n, m in named
-                         if isinstance(getattr(m, "weight", None), torch.Tensor)
-                         and m.weight.dim() >= 2}
-        self.handles = [m.register_forward_hook(self._hook(n)) for n, m in named
-                        if isinstance(m, (nn.ReLU, *SATURATING))]
-        self.recording, self.units, self.before = self.every == 1, {}, {}
-
-    def _hook(self, name):
-        def hook(module, inputs, output):
-            if not (self.recording and module.training):
-                return
-            out = output.detach().flatten(1)
-            if isinstance(module, nn.ReLU):
-                self.units[name] = ("dead_frac", 1.0 - (out > 0).any(dim=0).float().mean().item())
-            else:
-                low, high = SATURATING[type(module)]
-                near = (out < low + SATURATION_MARGIN) | (out > high - SATURATION_MARGIN)
-                self.units[name] = ("saturated_frac", near.float().mean().item())
-        return hook
-
-    def on_after_backward(self, state):
-        if self.recording:
-            self.before = {n: w.detach().clone() for n, w in self.weighted.items()}
-
-    def on_batch_end(self, state):
-        if self.recording:
-            records = {n: {"update_ratio": ((w.detach() - self.before[n]).norm()
-                                            / self.before[n].norm()).item()}
-                       for n, w in self.weighted.items()}
-            for name, (key, value) in self.units.items():
-                records.setdefault(name, {})[key] = value
-            for name, values in records.items():
-                # created here, after every on_train_begin: LayerStats resets its own entries
-                stats = state.history.layer_stats.setdefault(name, {})
-                stats.setdefault("vitals_step", []).append(state.step)
-                for key, value in values.items():
-                    stats.setdefault(key, []).append(value)
-        self.units, self.before = {}, {}
-        self.recording = (state.step + 1) % self.every == 0
-
-    def on_train_end(self, state):
-        for handle in self.handles:
-            handle.remove()
-

@@ -5,7 +5,7 @@
 
 Every run is a small MLP on the first 2,000 Fashion-MNIST training images (validation: 500),
 trained with `lib.train.fit` for a few hundred steps on the CPU, recording `LayerStats` and
-`lib.doctor.Vitals` every few steps. Weights, batch order and every tweak come from `seed`
+`lib.train.Vitals` every few steps. Weights, batch order and every tweak come from `seed`
 through explicit generators, so a kind and a seed always give the same run.
 """
 
@@ -21,10 +21,12 @@ import torch
 from torch.nn import functional as F
 
 from lib import data, models
-from lib.doctor import Vitals, diagnose
-from lib.train import History, LayerStats, fit
+from lib.doctor import diagnose
+from lib.experiments import make_schedule
+from lib.train import History, LayerStats, LRScheduler, Vitals, fit
 
-__all__ = ["SickRun", "GALLERY", "HEALTHY", "KINDS", "sick_run", "run_gallery", "confusion_table"]
+__all__ = ["SickRun", "GALLERY", "HEALTHY", "KINDS", "sick_run", "run_spec", "run_gallery",
+           "confusion_table"]
 
 N_TRAIN, N_VAL = 2000, 500
 NUM_CLASSES = 10
@@ -37,7 +39,9 @@ class SickRun:
     weight_scale multiplies every weight matrix after the init and first_bias fills the first
     layer's bias; optimizer(params) -> torch.optim.Optimizer; subset: train on the first n
     images only; shuffle_labels: permute the training labels; sorted_batches: feed the batches
-    class by class, in the same order every epoch; record_every: for LayerStats and Vitals."""
+    class by class, in the same order every epoch; record_every: for LayerStats and Vitals;
+    warmup: the "warmup_cosine" schedule of lib.experiments (a linear warm-up from lr/10 over
+    the first 10 % of the steps, then cosine decay) with the optimizer's lr as the peak."""
 
     what: str
     expect: str | None
@@ -53,6 +57,7 @@ class SickRun:
     shuffle_labels: bool = False
     sorted_batches: bool = False
     record_every: int = 5
+    warmup: bool = False
 
 
 SGD, Adam = torch.optim.SGD, torch.optim.Adam
@@ -91,6 +96,9 @@ GALLERY = {
                          epochs=1, record_every=1),
     "small_batch": SickRun("batch size 2", "small_batch_noise", batch_size=2, epochs=1,
                            subset=800, optimizer=partial(SGD, lr=0.03)),
+    # a warm-up does not rescue a peak learning rate that is far too high: NaN as it ends
+    "warmup_too_high": SickRun("a warm-up from lr 2 to a peak of SGD lr 20", "diverged",
+                               optimizer=partial(SGD, lr=20.0), warmup=True),
 }
 KINDS = {**GALLERY, **HEALTHY}
 
@@ -117,9 +125,15 @@ def sick_run(kind: str, seed: int = 0) -> History:
     np.random.default_rng(seed)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+    return run_spec(KINDS[kind], seed)
+
+
+def run_spec(spec: SickRun, seed: int = 0, callbacks=None) -> History:
+    """Train the run described by `spec` (e.g. a variant made with dataclasses.replace) with
+    `seed`, as sick_run does. callbacks: None = LayerStats and Vitals every spec.record_every
+    steps."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    spec = KINDS[kind]
     prepared = data.fashion_mnist(n_train=N_TRAIN, n_val=N_VAL)  # fresh arrays every call
     x, y = prepared.x_train[:spec.subset], prepared.y_train[:spec.subset]
     rng = np.random.default_rng(seed)
@@ -139,9 +153,16 @@ def sick_run(kind: str, seed: int = 0) -> History:
         if spec.first_bias is not None:
             model[0].bias.fill_(spec.first_bias)
     val = _Batches(prepared.x_val, prepared.y_val, N_VAL)
-    callbacks = [LayerStats(every=spec.record_every), Vitals(every=spec.record_every)]
-    return fit(model, F.cross_entropy, spec.optimizer(model.parameters()), train, val,
-               epochs=spec.epochs, callbacks=callbacks, device="cpu", progress=False)
+    if callbacks is None:
+        callbacks = [LayerStats(every=spec.record_every), Vitals(every=spec.record_every)]
+    optimizer = spec.optimizer(model.parameters())
+    if spec.warmup:
+        steps_per_epoch = -(-len(y) // spec.batch_size)
+        schedule, interval = make_schedule("warmup_cosine", optimizer, spec.epochs,
+                                           steps_per_epoch)
+        callbacks = [LRScheduler(schedule, interval=interval), *callbacks]
+    return fit(model, F.cross_entropy, optimizer, train, val, epochs=spec.epochs,
+               callbacks=callbacks, device="cpu", progress=False)
 
 
 def run_gallery(seeds=range(5), kinds=None) -> dict:

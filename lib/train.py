@@ -27,6 +27,7 @@ __all__ = [
     "LRScheduler",
     "GradientClipping",
     "LayerStats",
+    "Vitals",
     "fit",
 ]
 
@@ -214,18 +215,22 @@ class LayerStats(Callback):
 
     modules: layer names as in `model.named_modules()` (e.g. ["0", "2"]); None = all leaf modules
     (a model without sub-modules is its own only layer, named "").
+    first: also record step 1 (the initial weights) when every > 1: steps 1, every, 2·every, …
+    (default False: steps every, 2·every, …).
     Results: `history.layer_stats[name]` = {key: list} for the keys in `LayerStats.KEYS`.
     """
 
     KEYS = ("step", "act_mean", "act_std", "grad_norm", "grad_std")
 
-    def __init__(self, modules=None, every=1):
+    def __init__(self, modules=None, every=1, first=False):
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
+        if not isinstance(first, bool):
+            raise TypeError(f"first must be True or False, got {first!r}")
         if modules is not None and (isinstance(modules, str) or
                                     not all(isinstance(m, str) for m in modules)):
             raise TypeError(f"modules must be a list of layer names or None, got {modules!r}")
-        self.names, self.every = modules, every
+        self.names, self.every, self.first = modules, every, first
 
     def on_train_begin(self, state):
         named = dict(state.model.named_modules())
@@ -240,7 +245,7 @@ class LayerStats(Callback):
         for name in self.modules:
             state.history.layer_stats[name] = {k: [] for k in self.KEYS}
         self.activations = {}
-        self.recording = self.every == 1  # whether the coming step is recorded
+        self.recording = self.every == 1 or self.first  # whether the coming step is recorded
         self.handles = [m.register_forward_hook(self._hook(n)) for n, m in self.modules.items()]
 
     def _hook(self, name):
@@ -267,6 +272,76 @@ class LayerStats(Callback):
         self.activations = {}
 
     def on_batch_end(self, state):
+        self.recording = (state.step + 1) % self.every == 0
+
+    def on_train_end(self, state):
+        for handle in self.handles:
+            handle.remove()
+
+
+# Where an activation's output counts as saturated: within this distance of its bounds
+# (tanh: |y| > 0.99, where tanh' = 1 − y² < 0.02; sigmoid: y < 0.01 or y > 0.99, σ' < 0.01).
+SATURATION_MARGIN = 0.01
+SATURATING = {nn.Tanh: (-1.0, 1.0), nn.Sigmoid: (0.0, 1.0)}  # activation -> its bounds
+
+
+class Vitals(Callback):
+    """Every `every` steps, record in `history.layer_stats[name]` (the steps in "vitals_step"):
+
+    - "update_ratio" for each layer with a weight matrix: ‖W_after − W_before‖ / ‖W_before‖
+      over one optimizer step (CS231n's rule of thumb: about 1e-3; the healthy runs of
+      lib.sick_runs measure about 2e-3 with Adam and 2e-2 with SGD + momentum);
+    - "dead_frac" for each ReLU: the share of units whose output is 0 for every example of the
+      batch (such a unit passes no gradient to its weights);
+    - "saturated_frac" for each Tanh / Sigmoid: the share of outputs within SATURATION_MARGIN of
+      the bounds (where the derivative is nearly 0).
+    """
+
+    def __init__(self, every=1):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.every = every
+
+    def on_train_begin(self, state):
+        named = [(n, m) for n, m in state.model.named_modules() if not any(m.children())]
+        self.weighted = {n: m.weight for n, m in named
+                         if isinstance(getattr(m, "weight", None), torch.Tensor)
+                         and m.weight.dim() >= 2}
+        self.handles = [m.register_forward_hook(self._hook(n)) for n, m in named
+                        if isinstance(m, (nn.ReLU, *SATURATING))]
+        self.recording, self.units, self.before = self.every == 1, {}, {}
+
+    def _hook(self, name):
+        def hook(module, inputs, output):
+            if not (self.recording and module.training):
+                return
+            out = output.detach().flatten(1)
+            if isinstance(module, nn.ReLU):
+                self.units[name] = ("dead_frac", 1.0 - (out > 0).any(dim=0).float().mean().item())
+            else:
+                low, high = SATURATING[type(module)]
+                near = (out < low + SATURATION_MARGIN) | (out > high - SATURATION_MARGIN)
+                self.units[name] = ("saturated_frac", near.float().mean().item())
+        return hook
+
+    def on_after_backward(self, state):
+        if self.recording:
+            self.before = {n: w.detach().clone() for n, w in self.weighted.items()}
+
+    def on_batch_end(self, state):
+        if self.recording:
+            records = {n: {"update_ratio": ((w.detach() - self.before[n]).norm()
+                                            / self.before[n].norm()).item()}
+                       for n, w in self.weighted.items()}
+            for name, (key, value) in self.units.items():
+                records.setdefault(name, {})[key] = value
+            for name, values in records.items():
+                # created here, after every on_train_begin: LayerStats resets its own entries
+                stats = state.history.layer_stats.setdefault(name, {})
+                stats.setdefault("vitals_step", []).append(state.step)
+                for key, value in values.items():
+                    stats.setdefault(key, []).append(value)
+        self.units, self.before = {}, {}
         self.recording = (state.step + 1) % self.every == 0
 
     def on_train_end(self, state):

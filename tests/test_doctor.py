@@ -76,6 +76,13 @@ def test_divergence_right_after_warm_up_names_the_schedule():
     assert "peak at step 50" in f.symptom
 
 
+def test_divergence_during_the_warm_up_says_so():
+    lr = [0.5 * (k + 1) / 50 for k in range(40)]  # still rising when the loss became NaN
+    f = only(history(falling(39) + [float("nan")], step_lr=lr, diverged_at=40), "diverged")
+    assert "while the warm-up was still raising it (from 0.01)" in f.symptom
+    assert "right after" not in f.symptom
+
+
 def test_divergence_long_after_warm_up_does_not_blame_it():
     lr = [0.5 * (k + 1) / 10 for k in range(10)] + [0.5] * 90
     f = only(history(falling(99) + [float("nan")], step_lr=lr, diverged_at=100), "diverged")

@@ -69,3 +69,13 @@ def test_bad_kind_or_seed_is_refused():
 def test_gallery_and_healthy_kinds_are_distinct():
     assert not set(GALLERY) & set(HEALTHY) and set(KINDS) == set(GALLERY) | set(HEALTHY)
     assert all(spec.expect is None for spec in HEALTHY.values())
+
+
+def test_the_warm_up_run_diverges_as_its_warm_up_ends(gallery):
+    """The doctor's symptom names the warm-up: NaN while it was still raising the lr, or right
+    after it, for every seed."""
+    for seed in SEEDS:
+        h = gallery["warmup_too_high", seed]
+        f = diagnose(h, num_classes=NUM_CLASSES)[0]
+        assert h.diverged_at is not None and 15 <= h.diverged_at <= 40, (seed, h.diverged_at)
+        assert "warm-up" in f.symptom, (seed, f.symptom)
