@@ -24,6 +24,7 @@ __all__ = [
     "successive_halving",
     "synthetic_accuracy",
     "SyntheticTrainer",
+    "CurveTrainer",
     "compare_with_optuna",
 ]
 
@@ -123,6 +124,39 @@ class SyntheticTrainer:
         self.spent += max(0, budget - self._trained.get(key, 0))
         self._trained[key] = max(budget, self._trained.get(key, 0))
         return float(synthetic_accuracy(config["lr"], budget, self.tau))
+
+
+class CurveTrainer:
+    """train(config, budget) -> curves[i][budget − 1] for the config ``configs[i]``: learning
+    curves recorded once (one value per epoch of a full-length run) replayed as if each config
+    resumed from its checkpoint. Exact for runs whose first b epochs do not depend on the total
+    length (a constant learning rate, no schedule). ``calls`` and ``spent`` (epochs actually
+    trained, resuming) as in `SyntheticTrainer`."""
+
+    def __init__(self, configs, curves):
+        configs, curves = list(configs), [list(c) for c in curves]
+        if len(configs) != len(curves) or not configs:
+            raise ValueError(f"need one curve per config, got {len(configs)} configs and "
+                             f"{len(curves)} curves")
+        self._curves = {self._key(c): v for c, v in zip(configs, curves, strict=True)}
+        self.calls, self.spent, self._trained = 0, 0, {}
+
+    @staticmethod
+    def _key(config):
+        return tuple(sorted(config.items()))
+
+    def __call__(self, config, budget):
+        key = self._key(config)
+        if key not in self._curves:
+            raise KeyError(f"no curve recorded for config {config!r}")
+        curve = self._curves[key]
+        if not 1 <= budget <= len(curve):
+            raise ValueError(f"budget must be in [1, {len(curve)}] (the recorded epochs), got "
+                             f"{budget}")
+        self.calls += 1
+        self.spent += max(0, budget - self._trained.get(key, 0))
+        self._trained[key] = max(budget, self._trained.get(key, 0))
+        return float(curve[budget - 1])
 
 
 PRUNERS = ("successive_halving", "median")
