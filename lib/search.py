@@ -318,7 +318,7 @@ def _groups(dist, values, bins):
     x = np.asarray(values, dtype=float)
     if isinstance(dist, LogUniform) or (isinstance(dist, IntUniform) and dist.log):
         x = np.log(x)
-    edges = np.quantile(x, np.arange(1, bins) / bins)
+    edges = np.percentile(x, 100 * np.arange(1, bins) / bins)  # the bins' boundaries
     return np.searchsorted(edges, x, side="right")
 
 

@@ -68,9 +68,10 @@ def pool_figure(result, importance=None) -> Figure:
         ax.scatter(x, y, s=14, alpha=0.7)
         if name in LOG_PARAMS:
             ax.set_xscale("log")
-        if name == "batch_size":
+        if name in ("batch_size", "hidden"):
             ax.set_xscale("log", base=2)
-            ax.set_xticks([32, 64, 128, 256], ["32", "64", "128", "256"])
+            ticks = [32, 64, 128, 256] if name == "batch_size" else [16, 64, 256]
+            ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.minorticks_off()
         title = PARAM_LABELS.get(name, name)
         if importance is not None:
@@ -141,7 +142,7 @@ def overfit_tiny(seed=0, per_class=5, epochs=40, lr=0.1, momentum=0.0):
 def lr_range_figure(result) -> Figure:
     """The range test's smoothed loss against the learning rate (log axis), its minimum and the
     two suggestions."""
-    fig, ax = plots.new_figure(size=(7, 3.4))
+    fig, ax = plots.new_figure(size=(9, 3.4))
     ax.semilogx(result.lrs, result.raw_losses, color="C0", alpha=0.25, lw=1, label="loss per step")
     ax.semilogx(result.lrs, result.losses, color="C0", label="smoothed")
     ax.axvline(result.lr_min, color="0.5", ls=":", label=f"minimum at {result.lr_min:.2g}")
@@ -152,7 +153,7 @@ def lr_range_figure(result) -> Figure:
     top = min(float(np.nanmax(result.losses)), 3 * float(result.losses[0]))
     ax.set(xlabel="learning rate (grows every step)", ylabel="training loss",
            ylim=(0, top * 1.05))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -162,9 +163,9 @@ def update_ratios(lr, seed=0, steps=40):
     spec = tuning.config_spec({"lr": lr}, seed=seed)
     model = spec.model(generator=torch.Generator().manual_seed(seed))
     d = fashion_mnist(n_train=3000, n_val=100, n_test=1, tensors=True)
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(d.y_train), generator=g)[:64 * steps]
-    batches = [(d.x_train[i], d.y_train[i]) for i in order.split(64)]
+    order = np.random.default_rng(seed).permutation(len(d.y_train))[:64 * steps]
+    batches = [(d.x_train[torch.from_numpy(i)], d.y_train[torch.from_numpy(i)])
+               for i in np.split(order, steps)]
     history = fit(model, F.cross_entropy, spec.optimizer(model.parameters()), batches,
                   epochs=1, callbacks=[Vitals()], device="cpu", progress=False)
     return {name: float(np.median(s["update_ratio"]))
@@ -229,9 +230,9 @@ def _projection_update(fig, n_trials=9, weight=0.05):
     art["grid"].set_offsets(res["grid_xy"])
     art["random"].set_offsets(res["random_xy"])
     art["grid_rug"].set_offsets(np.column_stack([res["grid_xy"][:, 0],
-                                                 np.full(len(res["grid_xy"]), -0.04)]))
+                                                 np.full(len(res["grid_xy"]), -0.035)]))
     art["random_rug"].set_offsets(np.column_stack([res["random_xy"][:, 0],
-                                                   np.full(len(res["random_xy"]), -0.08)]))
+                                                   np.full(len(res["random_xy"]), -0.085)]))
     art["peak"].set_xdata([peak, peak])
     ax_xy.set_title(f"{res['grid_trials']} grid trials try {res['grid_distinct_x']} values of x; "
                     f"{res['random_trials']} random trials try {res['random_distinct_x']}",
@@ -254,18 +255,17 @@ def projection_figure(n_trials: int = 9, weight: float = 0.05) -> Figure:
     f(x, y) = bump(x) + weight·sin(πy), x important, y worth at most ``weight``. Left: the
     objective, the grid (⌊√n⌋² points) and the random points, and their projections onto x
     (below the axis). Right: the best f found, median over 25 positions of the bump."""
-    fig, (ax_xy, ax_best) = plots.new_figure(ncols=2, size=(11, 4.2))
-    fig.subplots_adjust(wspace=0.3)
-    ax_xy.set_position([0.06, 0.12, 0.5, 0.76])
-    ax_best.set_position([0.66, 0.12, 0.3, 0.76])
+    fig = Figure(figsize=(11, 4.2))
+    ax_xy, ax_best = fig.subplots(1, 2, width_ratios=[1.7, 1])
     image = ax_xy.imshow(np.zeros((len(_PX), len(_PX))), origin="lower", extent=(0, 1, 0, 1),
                          cmap="Greys", aspect="auto", alpha=0.6)
     grid = ax_xy.scatter([], [], marker="s", s=40, color="C1", label="grid")
     rand = ax_xy.scatter([], [], marker="o", s=18, color="C0", label="random")
-    grid_rug = ax_xy.scatter([], [], marker="|", s=60, color="C1", clip_on=False)
-    random_rug = ax_xy.scatter([], [], marker="|", s=60, color="C0", clip_on=False)
+    grid_rug = ax_xy.scatter([], [], marker="|", s=50, color="C1")
+    random_rug = ax_xy.scatter([], [], marker="|", s=50, color="C0")
+    ax_xy.axhline(0, color="0.3", lw=0.8)
     (peak,) = ax_xy.plot([0.5, 0.5], [0, 1], color="C3", lw=1, ls="--", label="best x")
-    ax_xy.set(xlim=(0, 1), ylim=(0, 1), xlabel="x (important)", ylabel="y (unimportant)")
+    ax_xy.set(xlim=(0, 1), ylim=(-0.11, 1), xlabel="x (important)", ylabel="y (unimportant)")
     ax_xy.legend(fontsize=8, loc="upper right", framealpha=0.9)
     bars = ax_best.bar([0, 1], [0, 0], color=["C1", "C0"], width=0.6)
     labels = [ax_best.text(i, 0, "", ha="center", fontsize=10) for i in (0, 1)]
@@ -444,7 +444,6 @@ def bo_figure(iteration: int = 1) -> Figure:
     point; bottom, expected improvement, whose maximum picks that next point."""
     s0 = bo_steps()[0]
     fig, (ax_f, ax_ei) = plots.new_figure(nrows=2, size=(9, 5.6))
-    fig.subplots_adjust(hspace=0.35)
     x = s0["x_grid"]
     ax_f.plot(x, s0["f"], color="0.3", lw=1, ls="--", label="f (unknown to BO)")
     band = ax_f.fill_between(x, s0["mean"] - 1, s0["mean"] + 1, color="C0", alpha=0.2,
@@ -497,12 +496,14 @@ def halving_figure(curves, result, configs) -> Figure:
                 lw=2 if label == best else 1)
     for rung in result.rungs:
         ax.axvline(rung["budget"], color="0.5", ls=":", lw=1)
-        ax.text(rung["budget"], 0.02, f" {len(rung['configs'])} configs",
-                fontsize=8, color="0.3")
+        n = len(rung["configs"])
+        ax.text(rung["budget"], 0.96, f"{n} config{'s' if n > 1 else ''}", ha="center",
+                fontsize=8, color="0.3", backgroundcolor="white")
     ax.plot([], [], color="C3", lw=2, label="the survivor")
     ax.plot([], [], color="C0", marker="o", ms=3, label="epochs trained")
     ax.plot([], [], color="C0", alpha=0.2, label="never trained (shown for reference)")
-    ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
+    ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1.02),
+           xlim=(0.5, len(curves[0]) + 0.5))
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
@@ -550,7 +551,7 @@ def optuna_pruning(configs, curves, pruner="successive_halving", eta=3, seed=0) 
 
 # ------------------------------------------------------------------------------------ optuna
 
-def optuna_figures(study, size=(5.2, 3.6)) -> list:
+def optuna_figures(study, size=(6.0, 3.6)) -> list:
     """Optuna's own matplotlib plots of a study (``optuna.visualization.matplotlib``, pyplot
     figures): optimization history, parameter importances (fANOVA, seeded) and a slice plot of
     the learning rate. Optuna marks these functions experimental: that warning is silenced."""
