@@ -25,6 +25,7 @@ __all__ = [
     "synthetic_accuracy",
     "SyntheticTrainer",
     "CurveTrainer",
+    "pruned_study",
     "compare_with_optuna",
 ]
 
@@ -162,32 +163,27 @@ class CurveTrainer:
 PRUNERS = ("successive_halving", "median")
 
 
-def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="successive_halving"):
-    """Our successive halving vs an optuna study with a pruner, on the same ``n_configs`` configs
-    (lr ~ log-uniform [1e-4, 1], drawn with ``seed``) and `SyntheticTrainer`. Optuna runs the
-    configs one after the other (``enqueue_trial``), each reporting its accuracy after every
-    epoch up to the largest rung's budget, and stops a trial when the pruner says so
-    (``SuccessiveHalvingPruner(min_resource, reduction_factor=eta)``: asynchronous, a trial is
-    compared only with those before it; ``MedianPruner``: stop when below the median of earlier
-    trials at the same epoch). Returns {"ours": {...}, "optuna": {...}} with the best lr, best
-    value, evaluations / trials and the epochs spent (with resuming)."""
+def pruned_study(train: Callable, configs, space, max_budget, pruner="successive_halving",
+                 eta=3, min_budget=1, seed=0):
+    """Run ``configs`` one after the other (``enqueue_trial``) through an optuna study with a
+    pruner: each trial reports ``train(config, epoch)`` after every epoch up to ``max_budget``
+    and stops when the pruner says so (``SuccessiveHalvingPruner(min_budget, reduction_factor=
+    eta)``: asynchronous, a trial is compared only with those before it; ``MedianPruner``: stop
+    when below the median of earlier trials at the same epoch, after ``eta`` trials and
+    ``min_budget`` epochs). ``space``: our search space of the configs (`lib.search`), for the
+    trials' distributions. Returns the study."""
     import optuna
+
+    from lib.tuning import suggest
 
     if pruner not in PRUNERS:
         raise ValueError(f"unknown pruner {pruner!r}; allowed: {', '.join(PRUNERS)}")
-    space = {"lr": LogUniform(1e-4, 1.0)}
-    configs = random_configs(space, n_configs, np.random.default_rng(seed))
-    ours_trainer = SyntheticTrainer()
-    ours = successive_halving(ours_trainer, configs, min_budget=min_budget, eta=eta)
-    max_budget = halving_schedule(n_configs, min_budget, eta)[-1][1]
-
-    theirs = SyntheticTrainer()
 
     def objective(trial):
-        config = {"lr": trial.suggest_float("lr", 1e-4, 1.0, log=True)}
+        config = suggest(trial, space)
         value = None
         for epoch in range(1, max_budget + 1):
-            value = theirs(config, epoch)
+            value = train(config, epoch)
             trial.report(value, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -204,9 +200,29 @@ def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="succe
                                     sampler=optuna.samplers.RandomSampler(seed=seed), pruner=p)
         for config in configs:
             study.enqueue_trial(config)
-        study.optimize(objective, n_trials=n_configs)
+        study.optimize(objective, n_trials=len(configs))
     finally:
         optuna.logging.set_verbosity(verbosity)
+    return study
+
+
+def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="successive_halving"):
+    """Our successive halving vs an optuna study with a pruner (`pruned_study`), on the same
+    ``n_configs`` configs (lr ~ log-uniform [1e-4, 1], drawn with ``seed``) and
+    `SyntheticTrainer`, each optuna trial reporting up to the largest rung's budget. Returns
+    {"ours": {...}, "optuna": {...}} with the best lr, best value, evaluations / trials and the
+    epochs spent (with resuming)."""
+    import optuna
+
+    if pruner not in PRUNERS:
+        raise ValueError(f"unknown pruner {pruner!r}; allowed: {', '.join(PRUNERS)}")
+    space = {"lr": LogUniform(1e-4, 1.0)}
+    configs = random_configs(space, n_configs, np.random.default_rng(seed))
+    ours_trainer = SyntheticTrainer()
+    ours = successive_halving(ours_trainer, configs, min_budget=min_budget, eta=eta)
+    max_budget = halving_schedule(n_configs, min_budget, eta)[-1][1]
+    theirs = SyntheticTrainer()
+    study = pruned_study(theirs, configs, space, max_budget, pruner, eta, min_budget, seed)
     states = [t.state for t in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     # a pruned trial's last report is its best guess; the study's best is over completed trials

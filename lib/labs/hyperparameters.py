@@ -509,39 +509,14 @@ def halving_figure(curves, result, configs) -> Figure:
 
 
 def optuna_pruning(configs, curves, pruner="successive_halving", eta=3, seed=0) -> dict:
-    """The same configs and recorded curves through an optuna study with a pruner (each trial
-    reports after every epoch; `lib.halving.CurveTrainer` replays the curves): trials, pruned,
+    """The same configs and recorded curves through an optuna study with a pruner
+    (`lib.halving.pruned_study`; `lib.halving.CurveTrainer` replays the curves): trials, pruned,
     epochs trained, the best config and value."""
     import optuna
 
     trainer = halving.CurveTrainer(configs, curves)
-    max_budget = len(curves[0])
     space = {name: SPACE[name] for name in configs[0]}
-
-    def trial_objective(trial):
-        config = tuning.suggest(trial, space)
-        value = None
-        for epoch in range(1, max_budget + 1):
-            value = trainer(config, epoch)
-            trial.report(value, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return value
-
-    if pruner == "successive_halving":
-        p = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=eta)
-    else:
-        p = optuna.pruners.MedianPruner(n_startup_trials=eta, n_warmup_steps=1)
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(direction="maximize",
-                                    sampler=optuna.samplers.RandomSampler(seed=seed), pruner=p)
-        for c in configs:
-            study.enqueue_trial(c)
-        study.optimize(trial_objective, n_trials=len(configs))
-    finally:
-        optuna.logging.set_verbosity(verbosity)
+    study = halving.pruned_study(trainer, configs, space, len(curves[0]), pruner, eta, seed=seed)
     states = [t.state for t in study.trials]
     return {"trials": len(states), "pruned": sum(s == optuna.trial.TrialState.PRUNED
                                                  for s in states),
