@@ -215,7 +215,7 @@ def gallery_figure(histories: dict) -> Figure:
 # ----------------------------------------------------- grid vs random: the projection argument
 
 PROJECTION_CONTROLS = {"n_trials": (4, 64, 1), "weight": (0.0, 1.0, 0.05)}
-_PX = np.linspace(0, 1, 121)
+_PX = np.linspace(0, 1, 81)  # the background image: enough for a bump of width 0.05
 
 
 def _projection_update(fig, n_trials=9, weight=0.05):
