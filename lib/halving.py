@@ -24,6 +24,8 @@ __all__ = [
     "successive_halving",
     "synthetic_accuracy",
     "SyntheticTrainer",
+    "CurveTrainer",
+    "pruned_study",
     "compare_with_optuna",
 ]
 
@@ -125,35 +127,63 @@ class SyntheticTrainer:
         return float(synthetic_accuracy(config["lr"], budget, self.tau))
 
 
+class CurveTrainer:
+    """train(config, budget) -> curves[i][budget − 1] for the config ``configs[i]``: learning
+    curves recorded once (one value per epoch of a full-length run) replayed as if each config
+    resumed from its checkpoint. Exact for runs whose first b epochs do not depend on the total
+    length (a constant learning rate, no schedule). ``calls`` and ``spent`` (epochs actually
+    trained, resuming) as in `SyntheticTrainer`."""
+
+    def __init__(self, configs, curves):
+        configs, curves = list(configs), [list(c) for c in curves]
+        if len(configs) != len(curves) or not configs:
+            raise ValueError(f"need one curve per config, got {len(configs)} configs and "
+                             f"{len(curves)} curves")
+        self._curves = {self._key(c): v for c, v in zip(configs, curves, strict=True)}
+        self.calls, self.spent, self._trained = 0, 0, {}
+
+    @staticmethod
+    def _key(config):
+        return tuple(sorted(config.items()))
+
+    def __call__(self, config, budget):
+        key = self._key(config)
+        if key not in self._curves:
+            raise KeyError(f"no curve recorded for config {config!r}")
+        curve = self._curves[key]
+        if not 1 <= budget <= len(curve):
+            raise ValueError(f"budget must be in [1, {len(curve)}] (the recorded epochs), got "
+                             f"{budget}")
+        self.calls += 1
+        self.spent += max(0, budget - self._trained.get(key, 0))
+        self._trained[key] = max(budget, self._trained.get(key, 0))
+        return float(curve[budget - 1])
+
+
 PRUNERS = ("successive_halving", "median")
 
 
-def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="successive_halving"):
-    """Our successive halving vs an optuna study with a pruner, on the same ``n_configs`` configs
-    (lr ~ log-uniform [1e-4, 1], drawn with ``seed``) and `SyntheticTrainer`. Optuna runs the
-    configs one after the other (``enqueue_trial``), each reporting its accuracy after every
-    epoch up to the largest rung's budget, and stops a trial when the pruner says so
-    (``SuccessiveHalvingPruner(min_resource, reduction_factor=eta)``: asynchronous, a trial is
-    compared only with those before it; ``MedianPruner``: stop when below the median of earlier
-    trials at the same epoch). Returns {"ours": {...}, "optuna": {...}} with the best lr, best
-    value, evaluations / trials and the epochs spent (with resuming)."""
+def pruned_study(train: Callable, configs, space, max_budget, pruner="successive_halving",
+                 eta=3, min_budget=1, seed=0):
+    """Run ``configs`` one after the other (``enqueue_trial``) through an optuna study with a
+    pruner: each trial reports ``train(config, epoch)`` after every epoch up to ``max_budget``
+    and stops when the pruner says so (``SuccessiveHalvingPruner(min_budget, reduction_factor=
+    eta)``: asynchronous, a trial is compared only with those before it; ``MedianPruner``: stop
+    when below the median of earlier trials at the same epoch, after ``eta`` trials and
+    ``min_budget`` epochs). ``space``: our search space of the configs (`lib.search`), for the
+    trials' distributions. Returns the study."""
     import optuna
+
+    from lib.tuning import suggest
 
     if pruner not in PRUNERS:
         raise ValueError(f"unknown pruner {pruner!r}; allowed: {', '.join(PRUNERS)}")
-    space = {"lr": LogUniform(1e-4, 1.0)}
-    configs = random_configs(space, n_configs, np.random.default_rng(seed))
-    ours_trainer = SyntheticTrainer()
-    ours = successive_halving(ours_trainer, configs, min_budget=min_budget, eta=eta)
-    max_budget = halving_schedule(n_configs, min_budget, eta)[-1][1]
-
-    theirs = SyntheticTrainer()
 
     def objective(trial):
-        config = {"lr": trial.suggest_float("lr", 1e-4, 1.0, log=True)}
+        config = suggest(trial, space)
         value = None
         for epoch in range(1, max_budget + 1):
-            value = theirs(config, epoch)
+            value = train(config, epoch)
             trial.report(value, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -170,9 +200,29 @@ def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="succe
                                     sampler=optuna.samplers.RandomSampler(seed=seed), pruner=p)
         for config in configs:
             study.enqueue_trial(config)
-        study.optimize(objective, n_trials=n_configs)
+        study.optimize(objective, n_trials=len(configs))
     finally:
         optuna.logging.set_verbosity(verbosity)
+    return study
+
+
+def compare_with_optuna(n_configs=27, eta=3, min_budget=1, seed=0, pruner="successive_halving"):
+    """Our successive halving vs an optuna study with a pruner (`pruned_study`), on the same
+    ``n_configs`` configs (lr ~ log-uniform [1e-4, 1], drawn with ``seed``) and
+    `SyntheticTrainer`, each optuna trial reporting up to the largest rung's budget. Returns
+    {"ours": {...}, "optuna": {...}} with the best lr, best value, evaluations / trials and the
+    epochs spent (with resuming)."""
+    import optuna
+
+    if pruner not in PRUNERS:
+        raise ValueError(f"unknown pruner {pruner!r}; allowed: {', '.join(PRUNERS)}")
+    space = {"lr": LogUniform(1e-4, 1.0)}
+    configs = random_configs(space, n_configs, np.random.default_rng(seed))
+    ours_trainer = SyntheticTrainer()
+    ours = successive_halving(ours_trainer, configs, min_budget=min_budget, eta=eta)
+    max_budget = halving_schedule(n_configs, min_budget, eta)[-1][1]
+    theirs = SyntheticTrainer()
+    study = pruned_study(theirs, configs, space, max_budget, pruner, eta, min_budget, seed)
     states = [t.state for t in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     # a pruned trial's last report is its best guess; the study's best is over completed trials

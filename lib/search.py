@@ -41,10 +41,15 @@ __all__ = [
     "random_search",
     "grid_search",
     "coarse_to_fine",
+    "refine",
     "as_run_specs",
     "config_label",
     "projection_objective",
     "projection_experiment",
+    "variance_explained",
+    "chance_variance_explained",
+    "best_so_far",
+    "trials_to_reach",
 ]
 
 
@@ -276,20 +281,87 @@ def _zoom(dist, center, zoom):
     return type(dist)(new_lo, new_hi)
 
 
+def refine(objective, space, coarse, n_fine, rng, zoom=0.25, mode="max") -> SearchResult:
+    """The fine round of coarse-to-fine search after a coarse round already run (a
+    `SearchResult` on ``space``): random search over each range narrowed to ``zoom`` × its
+    width (in ln x for log-uniform parameters) around ``coarse.best_config``, categoricals
+    fixed to its choice. The returned result's ``fine_space`` is the narrowed space."""
+    space = check_space(space)
+    if not 0 < zoom < 1:
+        raise ValueError(f"zoom must be in (0, 1) (the fraction of each range kept), got {zoom!r}")
+    best = coarse.best_config
+    fine_space = {name: _zoom(dist, best[name], zoom) for name, dist in space.items()}
+    fine = random_search(objective, fine_space, n_fine, rng, mode)
+    fine.fine_space = fine_space
+    return fine
+
+
 def coarse_to_fine(objective, space, n_coarse, n_fine, rng, zoom=0.25, mode="max") -> SearchResult:
-    """Two rounds of random search: round 1 over ``space``; round 2 over each range narrowed to
-    ``zoom`` × its width (measured in ln x for log-uniform parameters: zoom 0.25 of [1e-5, 1]
-    is 1.25 decades) centred on round 1's best, categoricals fixed to the best choice.
+    """Two rounds of random search: round 1 over ``space``; round 2 (`refine`) over each range
+    narrowed to ``zoom`` × its width (measured in ln x for log-uniform parameters: zoom 0.25 of
+    [1e-5, 1] is 1.25 decades) centred on round 1's best, categoricals fixed to the best choice.
     Returns all n_coarse + n_fine trials; ``result.rounds`` holds each round."""
     space = check_space(space)
     if not 0 < zoom < 1:
         raise ValueError(f"zoom must be in (0, 1) (the fraction of each range kept), got {zoom!r}")
     coarse = random_search(objective, space, n_coarse, rng, mode)
-    best = coarse.best_config
-    fine_space = {name: _zoom(dist, best[name], zoom) for name, dist in space.items()}
-    fine = random_search(objective, fine_space, n_fine, rng, mode)
+    fine = refine(objective, space, coarse, n_fine, rng, zoom, mode)
     return SearchResult(coarse.configs + fine.configs, coarse.values + fine.values, mode,
-                        rounds=[coarse, fine], fine_space=fine_space)
+                        rounds=[coarse, fine], fine_space=fine.fine_space)
+
+
+def _groups(dist, values, bins):
+    """Bin labels for one parameter's values: a categorical's choices, else ``bins`` groups of
+    equal count (quantiles; of ln x on a log scale)."""
+    if isinstance(dist, Categorical):
+        return np.array([dist.choices.index(v) for v in values])
+    x = np.asarray(values, dtype=float)
+    if isinstance(dist, LogUniform) or (isinstance(dist, IntUniform) and dist.log):
+        x = np.log(x)
+    edges = np.percentile(x, 100 * np.arange(1, bins) / bins)  # the bins' boundaries
+    return np.searchsorted(edges, x, side="right")
+
+
+def variance_explained(configs, values, space, bins=4) -> dict:
+    """{name: η²}: the share of the variance of ``values`` that each parameter explains on its
+    own (its main effect, the correlation ratio): split the trials into groups by that parameter
+    alone (``bins`` equal-count bins, or a categorical's choices), then η² = Σ_g n_g (ȳ_g − ȳ)² /
+    Σ_i (y_i − ȳ)². With no effect at all, η² is still about (groups − 1)/(n − 1)
+    (`chance_variance_explained`): noise between groups. Sorted, largest first."""
+    space = check_space(space)
+    y = np.asarray(values, dtype=float)
+    if y.ndim != 1 or len(y) != len(configs) or len(y) < 2 * bins:
+        raise ValueError(f"need one value per config and at least {2 * bins} trials, got "
+                         f"{len(y)} values for {len(configs)} configs")
+    if not np.all(np.isfinite(y)) or y.var() == 0:
+        raise ValueError("values must be finite and not all equal")
+    check_int("bins", bins, 2)
+    out = {}
+    for name, dist in space.items():
+        g = _groups(dist, [c[name] for c in configs], bins)
+        between = sum((g == k).sum() * (y[g == k].mean() - y.mean()) ** 2 for k in np.unique(g))
+        out[name] = float(between / ((y - y.mean()) ** 2).sum())
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def chance_variance_explained(n, groups) -> float:
+    """E[η²] = (groups − 1)/(n − 1) when the parameter has no effect (values i.i.d.)."""
+    return (check_int("groups", groups, 2) - 1) / (check_int("n", n, 2) - 1)
+
+
+def best_so_far(values, mode="max") -> np.ndarray:
+    """The best value among the first k trials, for k = 1 … n (failed trials: NaN, skipped)."""
+    check_mode(mode)
+    v = np.asarray(values, dtype=float)
+    v = np.where(np.isfinite(v), v, -np.inf if mode == "max" else np.inf)
+    return np.maximum.accumulate(v) if mode == "max" else np.minimum.accumulate(v)
+
+
+def trials_to_reach(values, target, mode="max") -> int | None:
+    """The 1-based index of the first trial at least as good as ``target`` (None if never)."""
+    hits = np.flatnonzero(best_so_far(values, mode) >= target if mode == "max"
+                          else best_so_far(values, mode) <= target)
+    return int(hits[0]) + 1 if len(hits) else None
 
 
 def config_label(config: dict) -> str:

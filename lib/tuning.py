@@ -29,7 +29,7 @@ from lib.search import Categorical, IntUniform, LogUniform, Uniform, check_space
 from lib.train import Callback
 
 __all__ = ["DEFAULTS", "config_spec", "fashion_objective", "StudyResult", "run_study",
-           "suggest", "PRUNERS"]
+           "suggest", "PRUNERS", "distributions", "study_from_trials"]
 
 # the hyperparameters fashion_objective understands, and their values when a config omits them
 DEFAULTS = {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0, "hidden": 64, "batch_size": 64,
@@ -98,6 +98,44 @@ def suggest(trial, space: dict) -> dict:
     return config
 
 
+def distributions(space: dict) -> dict:
+    """Our space as optuna distributions {name: FloatDistribution | IntDistribution |
+    CategoricalDistribution}, the ones `suggest` draws from."""
+    import optuna.distributions as od
+
+    out = {}
+    for name, dist in check_space(space).items():
+        if isinstance(dist, (LogUniform, Uniform)):
+            out[name] = od.FloatDistribution(dist.low, dist.high,
+                                             log=isinstance(dist, LogUniform))
+        elif isinstance(dist, IntUniform):
+            out[name] = od.IntDistribution(dist.low, dist.high, log=dist.log)
+        else:
+            out[name] = od.CategoricalDistribution(list(dist.choices))
+    return out
+
+
+def study_from_trials(configs, values, space, direction="maximize"):
+    """An in-memory optuna study holding trials already run (``configs[i]`` scored
+    ``values[i]``), e.g. to ask optuna's importance evaluators about our own random search
+    without training anything again."""
+    import optuna
+
+    dists = distributions(space)
+    if len(configs) != len(values):
+        raise ValueError(f"need one value per config, got {len(values)} and {len(configs)}")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(direction=direction)
+        study.add_trials([optuna.trial.create_trial(params={n: c[n] for n in dists},
+                                                    distributions=dists, value=float(v))
+                          for c, v in zip(configs, values, strict=True)])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return study
+
+
 @dataclass
 class StudyResult:
     """What run_study did in this call (n_complete, n_pruned, wall_time) and the whole study's
@@ -128,13 +166,14 @@ def _pruner(name):
 
 
 def run_study(objective, space, n_trials, seed=0, direction="maximize", pruner="median",
-              storage_dir=None, study_name="chapter06") -> StudyResult:
+              storage_dir=None, study_name="chapter06", n_startup_trials=10) -> StudyResult:
     """Run ``n_trials`` trials of an optuna study: TPESampler(seed=seed), the named pruner,
     ``objective(config, seed=seed, report=report) -> value`` with config drawn from ``space``
     (`suggest`) and ``report(step, value)`` telling the pruner (it raises optuna.TrialPruned).
     With ``storage_dir``, the study lives in ``storage_dir/<study_name>.db`` (SQLite): a second
     call with the same name continues it. TPE with a seed is reproducible when trials run one
-    after the other (n_jobs=1), as here."""
+    after the other (n_jobs=1), as here. ``n_startup_trials``: TPE's first trials are random
+    (optuna's default 10); fewer lets a small budget benefit from the model sooner."""
     import optuna
 
     check_space(space)
@@ -161,7 +200,8 @@ def run_study(objective, space, n_trials, seed=0, direction="maximize", pruner="
     try:
         study = optuna.create_study(storage=storage, study_name=study_name,
                                     load_if_exists=storage is not None, direction=direction,
-                                    sampler=optuna.samplers.TPESampler(seed=seed),
+                                    sampler=optuna.samplers.TPESampler(
+                                        seed=seed, n_startup_trials=n_startup_trials),
                                     pruner=_pruner(pruner))
         before = len(study.trials)
         start = time.perf_counter()

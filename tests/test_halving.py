@@ -113,3 +113,19 @@ def test_halving_bad_input():
         halving.compare_with_optuna(pruner="hyperband")
     with pytest.raises(ValueError, match="lr must be > 0"):
         halving.synthetic_accuracy(0.0, 1)
+
+
+def test_curve_trainer_replays_recorded_curves_and_counts_resumed_epochs():
+    from lib.halving import CurveTrainer
+
+    configs = [{"lr": 0.1}, {"lr": 0.01}]
+    trainer = CurveTrainer(configs, [[0.5, 0.6, 0.7], [0.2, 0.3, 0.4]])
+    assert trainer({"lr": 0.1}, 2) == 0.6 and trainer({"lr": 0.01}, 1) == 0.2
+    assert trainer({"lr": 0.1}, 3) == 0.7  # resumes: one more epoch
+    assert trainer.calls == 3 and trainer.spent == 2 + 1 + 1
+    with pytest.raises(KeyError, match="no curve"):
+        trainer({"lr": 1.0}, 1)
+    with pytest.raises(ValueError, match="budget"):
+        trainer({"lr": 0.1}, 4)
+    with pytest.raises(ValueError, match="one curve per config"):
+        CurveTrainer(configs, [[0.1]])

@@ -172,3 +172,45 @@ def test_projection_experiment_random_tries_more_values_and_finds_better():
         search.projection_experiment(100)
         times.append(time.perf_counter() - start)
     assert min(times) < 0.05
+
+
+def test_variance_explained_finds_the_parameter_that_matters():
+    rng = np.random.default_rng(3)
+    space = {"lr": LogUniform(1e-4, 1.0), "noise": Uniform(0.0, 1.0),
+             "act": Categorical(["relu", "tanh"])}
+    configs = search.random_configs(space, 400, rng)
+    values = [-(np.log10(c["lr"]) + 2) ** 2 + 0.1 * rng.standard_normal() for c in configs]
+    eta2 = search.variance_explained(configs, values, space, bins=4)
+    assert list(eta2)[0] == "lr" and eta2["lr"] > 0.6  # 4 bins of a parabola: not all of it
+    assert eta2["noise"] < 0.03 and eta2["act"] < 0.02
+    assert abs(search.chance_variance_explained(400, 4) - 3 / 399) < 1e-15
+    # by hand for a categorical: between-group sum of squares / total
+    y = np.array(values)
+    g = np.array([c["act"] == "relu" for c in configs])
+    between = g.sum() * (y[g].mean() - y.mean()) ** 2 + (~g).sum() * (y[~g].mean() - y.mean()) ** 2
+    assert np.isclose(eta2["act"], between / ((y - y.mean()) ** 2).sum(), rtol=1e-12)
+    with pytest.raises(ValueError, match="at least"):
+        search.variance_explained(configs[:3], values[:3], space)
+    with pytest.raises(ValueError, match="not all equal"):
+        search.variance_explained(configs, [1.0] * len(configs), space)
+
+
+def test_best_so_far_and_trials_to_reach():
+    v = [0.2, float("nan"), 0.5, 0.4, 0.7]
+    assert search.best_so_far(v).tolist() == [0.2, 0.2, 0.5, 0.5, 0.7]
+    assert search.best_so_far([3.0, 1.0, 2.0], mode="min").tolist() == [3.0, 1.0, 1.0]
+    assert search.trials_to_reach(v, 0.5) == 3 and search.trials_to_reach(v, 0.9) is None
+    assert search.trials_to_reach([3.0, 1.0], 1.0, mode="min") == 2
+
+
+def test_refine_reuses_a_coarse_round():
+    space = {"lr": LogUniform(1e-5, 1.0), "act": Categorical(["relu", "tanh"])}
+    f = lambda c: -abs(np.log10(c["lr"]) + 2) + (c["act"] == "tanh")
+    coarse = search.random_search(f, space, 20, np.random.default_rng(0))
+    fine = search.refine(f, space, coarse, 10, np.random.default_rng(1), zoom=0.25)
+    lr = fine.fine_space["lr"]
+    assert np.isclose(np.log(lr.high / lr.low), 0.25 * np.log(1e5))
+    assert fine.fine_space["act"].choices == (coarse.best_config["act"],)
+    assert all(lr.low <= c["lr"] <= lr.high for c in fine.configs) and len(fine.values) == 10
+    with pytest.raises(ValueError, match="zoom"):
+        search.refine(f, space, coarse, 5, np.random.default_rng(1), zoom=1.5)

@@ -104,3 +104,14 @@ def test_study_bad_input(tmp_path):
         tuning.run_study(synthetic, SPACE, n_trials=1, direction="max")
     with pytest.raises(ValueError, match="parameter 'lr'"):
         tuning.run_study(synthetic, {"lr": (1e-4, 1.0)}, n_trials=1)
+
+
+def test_study_from_trials_holds_our_trials_without_training():
+    space = {"lr": LogUniform(1e-4, 1.0), "m": Uniform(0.0, 0.9), "h": IntUniform(8, 64, log=True),
+             "b": Categorical([32, 64])}
+    d = tuning.distributions(space)
+    assert d["lr"].log and not d["m"].log and d["h"].log and d["b"].choices == (32, 64)
+    configs = [{"lr": 0.01, "m": 0.5, "h": 16, "b": 32}, {"lr": 0.1, "m": 0.1, "h": 64, "b": 64}]
+    study = tuning.study_from_trials(configs, [0.7, 0.8], space)
+    assert len(study.trials) == 2 and study.best_value == 0.8
+    assert study.best_params == configs[1]
