@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,6 +38,7 @@ __all__ = [
     "load_source_cnn",
     "load_record",
     "replace_head",
+    "freeze_",
     "param_groups",
     "zoo_resnet18",
     "zoo_transform",
@@ -146,6 +148,22 @@ def replace_head(model: nn.Module, num_classes: int, generator=0) -> nn.Module:
     head = models.mlp([old.in_features, num_classes], generator=generator)[0]
     setattr(model, name, head)
     return model
+
+
+def _stay_in_eval(self, mode=True):
+    self.training = False
+    return self
+
+
+def freeze_(module: nn.Module) -> nn.Module:
+    """Feature extraction done right, in place: requires_grad False for every parameter AND eval
+    mode for every submodule that a later ``model.train()`` cannot undo (a frozen BatchNorm keeps
+    normalising with the source's running statistics and never updates them)."""
+    module.requires_grad_(False)
+    for m in module.modules():
+        m.training = False
+        m.train = types.MethodType(_stay_in_eval, m)
+    return module
 
 
 def param_groups(model: nn.Module, head: str, lr: float, backbone_lr_ratio=0.1) -> list:
