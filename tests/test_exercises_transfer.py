@@ -44,7 +44,7 @@ def probe_right(f_train, y_train, f_test):
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(head(a), y_train) + 1e-3 * head.weight.pow(2).sum()
+        loss = torch.nn.functional.cross_entropy(head(a), y_train) + 1e-3 * head.weight.square().sum()
         loss.backward()
         return loss
 

@@ -86,7 +86,7 @@ def stage_features(net, x, batch_size=1000):
         for s in range(1, STAGES + 1):
             h = net[_cut(s - 1):_cut(s)](h)
             outs[s].append(h)
-    return [torch.cat(o).contiguous() for o in outs]
+    return [torch.cat(o) for o in outs]
 
 
 def split_at(net, n):
@@ -108,7 +108,7 @@ def accuracy(model, x, y, batch_size=1000):
 def _pooled(f, size):
     """Average-pool a feature map to at most size × size (probe inputs of moderate width)."""
     if f.ndim == 4 and f.shape[-1] > size:
-        f = F.adaptive_avg_pool2d(f, size)
+        f = nn.AdaptiveAvgPool2d(size)(f)
     return f.flatten(1)
 
 
@@ -129,7 +129,7 @@ def linear_probe(f_train, y_train, f_eval, y_eval, num_classes, weight_decay=1e-
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(head(a), y_train) + weight_decay * head.weight.pow(2).sum()
+        loss = F.cross_entropy(head(a), y_train) + weight_decay * head.weight.square().sum()
         loss.backward()
         return loss
 
