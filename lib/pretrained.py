@@ -7,6 +7,7 @@ model-zoo path (ResNet-18 on ImageNet) loaded from the local torch hub cache, ne
     digits = task("different", k=10, seed=0)      # MNIST digits, 10 per class
     net = zoo_resnet18(num_classes=5)              # ImageNet ResNet-18, new head (needs the cache)
     optimizer = torch.optim.SGD(param_groups(net, "fc", lr=0.01), momentum=0.9)
+    freeze_(model[:12])                            # stages 1-3: no gradients, BN stays in eval
 
 The weights file is made by ``scripts/pretrain.py`` (recipe and provenance: data/README.md).
 """

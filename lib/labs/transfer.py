@@ -27,7 +27,7 @@ from lib.train import LRScheduler, fit
 __all__ = [
     "STAGES", "STRATEGIES", "Target", "make_target", "stage_features", "split_at", "accuracy",
     "linear_probe", "train_top", "train_full", "run_strategy", "filters_figure", "probe_figure",
-    "yosinski_figure", "table_figure", "grid_figure", "GRID_CONTROLS",
+    "yosinski_figure", "table_figure", "GRID", "GRID_KS", "grid_figure", "GRID_CONTROLS",
 ]
 
 # lib.models.cnn's Sequential: stage s (1…4) ends with the MaxPool at index 4·s − 1; the head
