@@ -44,7 +44,8 @@ def probe_right(f_train, y_train, f_test):
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(head(a), y_train) + 1e-3 * head.weight.square().sum()
+        loss = torch.nn.functional.cross_entropy(head(a), y_train)
+        loss = loss + 1e-3 * head.weight.square().sum()
         loss.backward()
         return loss
 

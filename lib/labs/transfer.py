@@ -10,7 +10,6 @@ whole net, with `lib.train.fit`.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
