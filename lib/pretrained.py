@@ -7,6 +7,7 @@ model-zoo path (ResNet-18 on ImageNet) loaded from the local torch hub cache, ne
     digits = task("different", k=10, seed=0)      # MNIST digits, 10 per class
     net = zoo_resnet18(num_classes=5)              # ImageNet ResNet-18, new head (needs the cache)
     optimizer = torch.optim.SGD(param_groups(net, "fc", lr=0.01), momentum=0.9)
+    freeze_(model[:12])                            # stages 1-3: no gradients, BN stays in eval
 
 The weights file is made by ``scripts/pretrain.py`` (recipe and provenance: data/README.md).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,6 +39,7 @@ __all__ = [
     "load_source_cnn",
     "load_record",
     "replace_head",
+    "freeze_",
     "param_groups",
     "zoo_resnet18",
     "zoo_transform",
@@ -146,6 +149,22 @@ def replace_head(model: nn.Module, num_classes: int, generator=0) -> nn.Module:
     head = models.mlp([old.in_features, num_classes], generator=generator)[0]
     setattr(model, name, head)
     return model
+
+
+def _stay_in_eval(self, mode=True):
+    self.training = False
+    return self
+
+
+def freeze_(module: nn.Module) -> nn.Module:
+    """Feature extraction done right, in place: requires_grad False for every parameter AND eval
+    mode for every submodule that a later ``model.train()`` cannot undo (a frozen BatchNorm keeps
+    normalising with the source's running statistics and never updates them)."""
+    module.requires_grad_(False)
+    for m in module.modules():
+        m.training = False
+        m.train = types.MethodType(_stay_in_eval, m)
+    return module
 
 
 def param_groups(model: nn.Module, head: str, lr: float, backbone_lr_ratio=0.1) -> list:

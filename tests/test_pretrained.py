@@ -186,3 +186,15 @@ def test_zoo_bad_input_names_the_allowed_values():
         pretrained.zoo_resnet18(num_classes=5, weights="IMAGENET")
     with pytest.raises(ValueError, match=re.escape("got shape (2, 3, 28, 28)")):
         pretrained.zoo_transform(torch.zeros(2, 3, 28, 28))
+
+
+def test_freeze_stops_gradients_and_keeps_batchnorm_in_eval_mode():
+    model = pretrained.source_cnn()
+    assert pretrained.freeze_(model[:4]) is not None
+    model.train()  # the trap: train() would put the frozen BN back into training mode
+    assert not model[1].training and model[5].training
+    assert not any(p.requires_grad for p in model[:4].parameters())
+    before = model[1].running_mean.clone()
+    model(torch.randn(4, 1, 28, 28) + 2).sum().backward()
+    assert torch.equal(model[1].running_mean, before) and model[0].weight.grad is None
+    assert model[4].weight.grad is not None
