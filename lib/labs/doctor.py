@@ -417,7 +417,8 @@ def _breakage_update(fig, breakage="learning rate too high", severity=2, seed=0)
     sm.set_data(steps, smooth)
     vs = [v for v in h.epoch.get("val_loss", []) if v is not None and math.isfinite(v)]
     val.set_data(h.epoch["step"][:len(vs)], vs)
-    what = "healthy run" if severity == 0 else f"{breakage}, severity {severity}"
+    what = (f"{breakage}, severity 0 = the healthy run" if severity == 0
+            else f"{breakage}, severity {severity}")
     ax.set_title(f"{what}: {spec.what}" + (f" (NaN at step {h.diverged_at})"
                                             if h.diverged_at is not None else ""), fontsize=9)
     widgets.rescale(ax)

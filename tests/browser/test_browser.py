@@ -149,6 +149,9 @@ def exercise_sliders(page) -> tuple[list, dict, list]:
         handle = page.locator(".jp-Notebook .widget-slider").nth(s["index"]).locator(".noUi-handle")
         times, readouts = [], [s["readout"]]
         for n in range(PRESSES):
+            now = float(handle.get_attribute("aria-valuenow"))
+            if n and now == (s["max"] if key == "ArrowRight" else s["min"]):
+                break  # at the end: a short slider (e.g. 4 values) has no more steps this way
             result = redraw(page, "slider", s["index"], lambda: handle.press(key))
             if not _check(name, result, f"{key} press {n + 1}", failures):
                 break
