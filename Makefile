@@ -98,7 +98,7 @@ bench: venv
 # Debian's chromium and `$(BIN)/pip install playwright` (no browser download); skips without them.
 .PHONY: test-browser
 test-browser: venv
-	$(TEST_ENV) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest tests/browser -rs \
+	$(TEST_ENV) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest tests/browser -rs -p no:cacheprovider \
 		--confcutdir=tests/browser
 
 # The static HTML edition: the executed chapters as offline web pages in build/html/.
