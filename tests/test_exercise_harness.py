@@ -1,5 +1,9 @@
 """lib.exercises.harness: one convention for every checker."""
 
+import re
+
+import pytest
+
 from lib.exercises.harness import Wrong, checker
 
 
@@ -48,3 +52,13 @@ def test_a_check_may_return_what_it_shows(capsys):
 
     assert check_triple(lambda x: 3 * x) is True
     assert capsys.readouterr().out == "✓ check_triple: f multiplies by 3\n"
+
+
+def test_choices_answer_names_the_first_problem():
+    from lib.exercises.harness import Wrong, choices_answer
+
+    assert choices_answer({"a": 1, "b": 2}, ["a", "b"], (1, 2)) == {"a": 1, "b": 2}
+    for bad, message in (([1, 2], "return a dict"), ({"a": 1}, "no answer for item(s) ['b']"),
+                         ({"a": 1, "b": 3}, "item b: 3 is not one of [1, 2]")):
+        with pytest.raises(Wrong, match=re.escape(message)):
+            choices_answer(bad, ["a", "b"], (1, 2), what="item")

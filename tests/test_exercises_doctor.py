@@ -18,7 +18,7 @@ def test_mystery_runs(capsys):
     assert not ex.check_mystery_runs(lambda: {"A": "labels_wrong"})
     assert "no answer for run(s) ['B', 'C']" in capsys.readouterr().out
     assert not ex.check_mystery_runs(lambda: {**right, "C": "noise"})
-    assert "not one of FINDING_NAMES" in capsys.readouterr().out
+    assert "run C: 'noise' is not one of ['diverged'" in capsys.readouterr().out
     assert set(ex.MYSTERY_KINDS) == {"A", "B", "C"}
     assert not ex.check_mystery_runs(stub)
     assert "not implemented yet" in capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from lib.exercises.harness import Wrong, checker
+from lib.exercises.harness import Wrong, checker, choices_answer
 from lib.history import History
 
 __all__ = ["MYSTERY_KINDS", "FINDING_NAMES", "check_mystery_runs", "check_receptive_field",
@@ -32,15 +32,8 @@ FINDING_NAMES = ("diverged", "initial_loss", "lr_too_low", "labels_wrong", "loss
 def check_mystery_runs(your_answers):
     """``your_answers() -> {"A": finding name, "B": ..., "C": ...}`` with names from
     FINDING_NAMES: what is wrong with each mystery run."""
-    answers = your_answers()
-    if not isinstance(answers, dict):
-        raise Wrong('return a dict {"A": ..., "B": ..., "C": ...}')
-    missing = [k for k in _MYSTERY_ANSWERS if k not in answers]
-    if missing:
-        raise Wrong(f"no answer for run(s) {missing}")
+    answers = choices_answer(your_answers(), _MYSTERY_ANSWERS, FINDING_NAMES, what="run")
     for label, (right, _) in _MYSTERY_ANSWERS.items():
-        if answers[label] not in FINDING_NAMES:
-            raise Wrong(f"run {label}: {answers[label]!r} is not one of FINDING_NAMES")
         if answers[label] != right:
             raise Wrong(f"run {label}: not {answers[label]!r}; look at where the loss starts "
                         "(ln 10 ≈ 2.3?), whether it falls, how the single steps scatter around "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["Wrong", "checker"]
+__all__ = ["Wrong", "checker", "choices_answer"]
 
 
 class Wrong(AssertionError):
@@ -46,3 +46,17 @@ def checker(check):
         return True
 
     return wrapped
+
+
+def choices_answer(answers, keys, allowed, what="answer") -> dict:
+    """Check a multiple-choice answer: a dict with every key of ``keys``, each value one of
+    ``allowed``. Returns it; raises Wrong naming the first problem."""
+    if not isinstance(answers, dict):
+        raise Wrong(f"return a dict {{{what}: choice}}, got {type(answers).__name__}")
+    missing = [k for k in keys if k not in answers]
+    if missing:
+        raise Wrong(f"no answer for {what}(s) {missing}")
+    for k in keys:
+        if answers[k] not in allowed:
+            raise Wrong(f"{what} {k}: {answers[k]!r} is not one of {list(allowed)}")
+    return answers

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.exercises.harness import Wrong, checker
+from lib.exercises.harness import Wrong, checker, choices_answer
 from lib.numpy_ref import norm
 
 __all__ = ["check_bn_backward", "check_fold_linear", "check_norm_choice", "NORM_SCENARIOS"]
@@ -98,16 +98,9 @@ NORM_SCENARIOS = {
 def check_norm_choice(your_choices):
     """``your_choices() -> {scenario: "batch" | "layer" | "instance" | "group"}`` for every key of
     NORM_SCENARIOS."""
-    choices = your_choices()
-    if not isinstance(choices, dict):
-        raise Wrong("return a dict {scenario: norm name}")
-    missing = [k for k in NORM_SCENARIOS if k not in choices]
-    if missing:
-        raise Wrong(f"no answer for {missing}")
+    choices = choices_answer(your_choices(), NORM_SCENARIOS, ("batch", "layer", "instance", "group"),
+                             what="scenario")
     for key, (_, ok, _why) in NORM_SCENARIOS.items():
-        if choices[key] not in ("batch", "layer", "instance", "group"):
-            raise Wrong(f"{key}: {choices[key]!r} is not one of 'batch', 'layer', 'instance', "
-                        "'group'")
         if choices[key] not in ok:
             raise Wrong(f"{key}: not {choices[key]!r}; think about the batch size and what the "
                         "statistics should be computed over")
