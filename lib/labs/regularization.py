@@ -92,6 +92,14 @@ def predict_polynomial(coef, x):
 GRID = np.linspace(-1, 1, 201)
 
 
+def _noisy_sets(n_sets, n_points, noise, seed):
+    """(rng, x, ys): n_sets noisy samples y = sin(πx) + noise·N(0, 1) sharing the inputs x
+    (n_points evenly spaced on [−1, 1]); rng = default_rng(seed), to be used on afterwards."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-1, 1, n_points)
+    return rng, x, true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
+
+
 def _mse(a, b):
     return float(np.mean((np.asarray(a) - np.asarray(b)) ** 2))
 
@@ -158,9 +166,7 @@ def bias_variance(degrees=tuple(range(0, 13)), n_sets=500, n_points=15, noise=0.
     variance = mean_x mean_sets (f̂(x) − f̄(x))², f̄ the average fit; expected test MSE (for a
     fresh noisy y at a grid point) = mean (f̂ − f)² + noise², which equals
     bias² + variance + noise²."""
-    rng = np.random.default_rng(seed)
-    x = np.linspace(-1, 1, n_points)
-    ys = true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
+    _, x, ys = _noisy_sets(n_sets, n_points, noise, seed)
     f = true_function(GRID)
     out = {"degree": np.array(degrees), "bias2": [], "variance": [], "test_mse": [],
            "train_mse": []}
@@ -205,9 +211,7 @@ def mlp_bias_variance(widths=(1, 2, 4, 8, 16, 32, 64, 256), n_sets=20, n_points=
     S fits is itself noisy), so that test MSE = bias² + variance + noise² still holds exactly."""
     from lib.numpy_ref.optim import Adam
 
-    rng = np.random.default_rng(seed)
-    x = np.linspace(-1, 1, n_points)
-    ys = true_function(x)[None, :] + noise * rng.standard_normal((n_sets, n_points))
+    rng, x, ys = _noisy_sets(n_sets, n_points, noise, seed)
     f = true_function(GRID)
     out = {"width": np.array(widths), "bias2": [], "variance": [], "test_mse": [],
            "train_mse": []}
