@@ -12,8 +12,10 @@ control redraws, and whose saved form (the notebook file, GitHub, the HTML editi
 the default state. A redraw replaces the image through the widget, never the cell's output, so
 playing with the controls does not modify the notebook. By default a redraw calls f again; a
 function registered with `update=` is instead redrawn in place: `update(fig, **params)` changes
-the artists of the figure f made (set_data, set_text, ...), with the layout computed once, so a
-redraw costs only matplotlib's draw and a fast PNG encoding. Heavy functions (retraining a model)
+the artists of the figure f made (set_data, set_text, ...), with the layout computed once, and
+`lib.blitting` draws only the artists that changed over a stored picture of the rest: keep the
+artists and the axes limits (no `cla()`, no new legend per redraw) and a redraw costs a few ms
+of drawing and a JPEG encoding. Heavy functions (retraining a model)
 register `continuous_update=False` and cache their data part with `functools.lru_cache`.
 """
 
@@ -30,9 +32,13 @@ from decimal import Decimal
 from numbers import Real
 
 import ipywidgets as W
+import numpy as np
 from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+from lib.blitting import Blitter
 
 __all__ = [
     "REGISTRY",
@@ -47,6 +53,7 @@ __all__ = [
     "interactive_figure",
     "rescale",
     "measure_latency",
+    "next_values",
 ]
 
 REGISTRY: dict = {}  # "module.function" -> plain figure function (benchmarks, extreme-value tests)
@@ -182,20 +189,39 @@ def _encode(fig: Figure, fmt: str = "png") -> bytes:
     if fmt == "png":
         canvas.print_png(out, metadata={"Software": None})
     else:
-        canvas.print_jpg(out, pil_kwargs={"quality": 90})
+        canvas.draw()
+        return _jpeg(canvas)
+    return out.getvalue()
+
+
+def _jpeg(canvas: FigureCanvasAgg) -> bytes:
+    """What the canvas holds now (no new draw), as JPEG."""
+    out = io.BytesIO()
+    imsave(out, np.asarray(canvas.buffer_rgba()), format="jpeg", pil_kwargs={"quality": 90})
     return out.getvalue()
 
 
 class LiveFigure(W.Image):
-    """A figure shown as an image widget; `show(fig)` replaces the picture. Saved notebooks and
+    """A figure shown as an image widget; `show(fig)` replaces the picture with another figure,
+    `redraw()` with this figure's after an in-place update (blitting). Saved notebooks and
     static renderings (which cannot run widgets) show the PNG it was first displayed with."""
 
     def __init__(self, fig: Figure):
         self._static = _encode(fig, "png")
+        self._fig, self._blitter = fig, None
         super().__init__(value=_encode(fig, "jpeg"), format="jpeg")
 
     def show(self, fig: Figure) -> None:
         self.value = _encode(fig, "jpeg")
+
+    def redraw(self) -> str:
+        """Show the figure again after its artists were changed in place; return how it was
+        drawn ("full", "layers" or "blit", see `lib.blitting`)."""
+        if self._blitter is None:
+            self._blitter = Blitter(self._fig)
+        mode = self._blitter.draw()
+        self.value = _jpeg(self._blitter.canvas)
+        return mode
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -359,7 +385,7 @@ def interactive_figure(f, controls: dict | None = None, continuous_update: bool 
     def redraw():
         if update is not None:
             update(fig, **{**defaults, **values()})
-            live.show(fig)
+            live.redraw()
         else:
             new = _call(f, values())
             live.show(new)
@@ -383,6 +409,30 @@ def interactive_figure(f, controls: dict | None = None, continuous_update: bool 
     box = Controls(widgets, columns)
     box.figure = live
     return box
+
+
+def next_values(control, n: int = 3) -> list:
+    """The values a reader gives a control by pressing an arrow key n times on a slider (away
+    from its nearer end), choosing the next option of a dropdown, or toggling a checkbox; a
+    multiple selection adds its first unselected option. Used to time and test redraws."""
+    if isinstance(control, W.Checkbox):
+        return [not control.value]
+    if isinstance(control, W.Dropdown):
+        options = list(control.options)
+        return [options[(options.index(control.value) + 1) % len(options)]]
+    if isinstance(control, W.SelectMultiple):
+        rest = [o for o in control.options if o not in control.value]
+        return [(*control.value, rest[0])] if rest else []
+    if isinstance(control, W.SelectionSlider):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        i = values.index(control.value)
+        way = -1 if i > (len(values) - 1) / 2 else 1
+        return [values[i + way * k] for k in range(1, n + 1) if 0 <= i + way * k < len(values)]
+    if isinstance(control, (W.IntSlider, W.FloatSlider)):
+        way = -1 if control.value > (control.min + control.max) / 2 else 1
+        values = [control.value + way * k * control.step for k in range(1, n + 1)]
+        return [round(v, 10) for v in values if control.min <= v <= control.max]
+    raise TypeError(f"no next values for a {type(control).__name__}")
 
 
 def measure_latency(f, /, repeat=5, **params) -> float:
