@@ -146,7 +146,23 @@ PAGE_HELPERS = r"""
   }
   const imgSrc = child => child?.querySelector('img')?.getAttribute('src') ?? null;
 
+  // When the kernel's status last changed (busy or idle), in the page's clock.
+  let statusSince = performance.now();
+  panel().sessionContext.statusChanged.connect(() => { statusSince = performance.now(); });
+  const kernelStatus = () => panel().sessionContext.session?.kernel?.status ?? 'none';
+
   window.__bt = {
+    // The kernel idle for at least ms.
+    quiet(ms) {
+      return kernelStatus() === 'idle' && performance.now() - statusSince >= ms;
+    },
+
+    // The armed control's figure changed, and since then neither it nor the kernel has for ms.
+    settled(ms) {
+      const m = window.__bt.measure;
+      return m.changed !== null && window.__bt.quiet(ms) && performance.now() - m.last >= ms;
+    },
+
     state() {
       const nb = panel();
       const cells = nb.content.widgets;
@@ -208,7 +224,8 @@ PAGE_HELPERS = r"""
       const control = controls(kind)[i];
       const area = control.closest('.jp-OutputArea');
       let last = imgSrc(figureOf(control));
-      const m = window.__bt.measure = {pressed: null, changed: null, readout: null, changes: 0};
+      const m = window.__bt.measure = {pressed: null, changed: null, last: null, readout: null,
+                                       changes: 0};
       document.addEventListener('keydown', () => { m.pressed = performance.now(); },
                                 {capture: true, once: true});
       const check = () => {
@@ -216,6 +233,7 @@ PAGE_HELPERS = r"""
         if (m.pressed === null || src === null || src === last) return;
         last = src;
         m.changes += 1;
+        m.last = performance.now();
         if (m.changed === null) {
           m.changed = performance.now();
           m.readout = controls(kind)[i].querySelector('.widget-readout')?.textContent.trim();

@@ -73,8 +73,8 @@ def browser():
 
 
 class Pages:
-    """One browser page per chapter. `open` may be called ahead of time: the next chapter's
-    kernel then starts while the current chapter runs (not while its sliders are timed)."""
+    """One browser page per chapter. `open` may be called ahead of time: the next chapters'
+    kernels then start while the current ones run (not while their sliders are timed)."""
 
     def __init__(self, browser, lab):
         self.browser, self.lab, self.open_pages = browser, lab, {}
@@ -115,12 +115,19 @@ def pages(browser, lab):
 
 
 @pytest.fixture
-def next_chapter(request):
-    """The chapter of the next selected test, or None."""
+def pairing(request) -> tuple[list, list]:
+    """(this test's chapter and its partner, the next two): the selected chapters are run two at
+    a time (two kernels on two cores), and the next two open while they run."""
     chapters = [i.callspec.params["chapter"] for i in request.session.items
                 if hasattr(i, "callspec") and "chapter" in i.callspec.params]
-    here = chapters.index(request.node.callspec.params["chapter"])
-    return chapters[here + 1] if here + 1 < len(chapters) else None
+    k = chapters.index(request.node.callspec.params["chapter"]) // 2 * 2
+    return chapters[k:k + 2], chapters[k + 2:k + 4]
+
+
+@pytest.fixture(scope="session")
+def runs() -> dict:
+    """{chapter: its run-all result}, filled two chapters at a time."""
+    return {}
 
 
 class Report:

@@ -1,7 +1,8 @@
 """Every chapter in a real browser: JupyterLab in headless Chromium, driven by Playwright.
 
-For each chapter: open it, clear its outputs, run all cells, wait until every code cell has run
-and the kernel is idle, fail on any error output, and save it. Then, for every slider, press an
+Two chapters at a time (two kernels on two cores): open them, clear their outputs, run all cells,
+wait until every code cell has run and the kernels are idle, fail on any error output. Then, one
+chapter at a time (the other kernel idle), save it, and for every slider press an
 arrow key on its handle a few times, and in every dropdown choose the next option: the figure
 above (the nearest image output before the controls, in the same cell) must show a new image
 each time, exactly once (linked controls redraw once); and drag the first slider of each figure
@@ -35,7 +36,8 @@ KERNEL_TIMEOUT_S = 240     # open the notebook and start its kernel
 RUN_TIMEOUT_S = 600        # run all cells of one chapter
 STALL_S = 60               # kernel idle but cells left unexecuted: run-all stopped
 CHANGE_TIMEOUT_S = 20      # key press -> new figure
-QUIET_S = 0.2              # kernel idle this long = every redraw has arrived
+QUIET_S = 0.15             # kernel idle and figure unchanged this long = every redraw arrived
+POLL_MS = 25               # how often the page checks a waited-for condition
 DRAG_MOVES, DRAG_PAUSE_MS = 8, 60  # a mouse drag: this many small moves, this far apart
 SHOTS = os.environ.get("BOOK_BROWSER_SHOTS")  # folder for screenshots of each widget
 
@@ -61,21 +63,13 @@ def wait_for(page, done, timeout: float, what: str, interval: float = 0.25) -> d
 
 def wait_quiet(page, timeout: float = 120) -> None:
     """Wait until the kernel has been idle for QUIET_S (pending widget redraws are done)."""
-    since = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        idle = state(page)["status"] == "idle"
-        now = time.monotonic()
-        since = (since or now) if idle else None
-        if since is not None and now - since >= QUIET_S:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"kernel not idle within {timeout} s")
+    page.wait_for_function(f"window.__bt.quiet({QUIET_S * 1000})", timeout=timeout * 1000,
+                           polling=POLL_MS)
 
 
-def run_all(page, chapter: str, started=lambda: None) -> tuple[float, float]:
-    """Wait for the chapter's kernel, run all cells, calling started() once run-all was sent;
-    return (seconds waited for the kernel, run-all seconds)."""
+def start_run(page, chapter: str) -> float:
+    """Wait for the chapter's kernel, clear the outputs and send run-all; return the seconds
+    waited for the kernel."""
     start = time.monotonic()
     page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext",
                            timeout=KERNEL_TIMEOUT_S * 1000)
@@ -83,44 +77,65 @@ def run_all(page, chapter: str, started=lambda: None) -> tuple[float, float]:
     wait_for(page, lambda s: s["path"] == chapter and s["status"] == "idle",
              KERNEL_TIMEOUT_S, "the kernel to start")
     kernel_s = time.monotonic() - start
-
     page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     wait_for(page, lambda s: s["done"] == 0, 30, "the outputs to clear")
-    start = time.monotonic()
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Not awaited: the command's promise resolves only once every cell has run.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    return kernel_s
+
+
+def run_together(pages, chapters: list, started=lambda: None) -> dict:
+    """Run all cells of these chapters at once (one page and kernel each), calling started()
+    once run-all was sent to all; return {chapter: {kernel_wait_s, run_all_s} or {error}}."""
+    out, running = {}, {}
+    for chapter in chapters:
+        try:
+            page = pages.open(chapter)
+            out[chapter] = {"kernel_wait_s": round(start_run(page, chapter), 1)}
+            running[chapter] = (page, time.monotonic(), {"since": None})
+        except Exception as e:  # noqa: BLE001 - reported by the chapter's own test
+            out[chapter] = {"error": f"{type(e).__name__}: {str(e)[:1000]}"}
     started()
-    stalled = {"since": None}
-
-    def finished(s):
-        if s["done"] == s["total"] and s["status"] == "idle":
-            return True
-        idle_unfinished = s["status"] == "idle" and s["done"] < s["total"]
-        stalled["since"] = (stalled["since"] or time.monotonic()) if idle_unfinished else None
-        assert stalled["since"] is None or time.monotonic() - stalled["since"] < STALL_S, \
-            f"run-all stopped: {s['done']} of {s['total']} code cells ran, kernel idle"
-        return False
-
-    wait_for(page, finished, RUN_TIMEOUT_S, "run-all", interval=0.5)
-    run_s = time.monotonic() - start
-    wait_quiet(page)
-    return kernel_s, run_s
+    while running:
+        for chapter, (page, start, stalled) in list(running.items()):
+            try:
+                s = state(page)
+                assert not s["errors"], "error output during run-all:\n" + "\n".join(s["errors"])
+                assert s["status"] not in ("dead", "autorestarting"), f"kernel {s['status']}"
+                idle = s["status"] == "idle"
+                if idle and s["done"] == s["total"]:
+                    out[chapter]["run_all_s"] = round(time.monotonic() - start, 1)
+                    del running[chapter]
+                    continue
+                stalled["since"] = (stalled["since"] or time.monotonic()) if idle else None
+                assert stalled["since"] is None or time.monotonic() - stalled["since"] < STALL_S, \
+                    f"run-all stopped: {s['done']} of {s['total']} code cells ran, kernel idle"
+                assert time.monotonic() - start < RUN_TIMEOUT_S, \
+                    f"run-all not done after {RUN_TIMEOUT_S} s: {s}"
+            except Exception as e:  # noqa: BLE001 - reported by the chapter's own test
+                out[chapter]["error"] = f"{type(e).__name__}: {str(e)[:1000]}"
+                del running[chapter]
+        time.sleep(0.5)
+    for chapter, result in out.items():
+        if "error" not in result:
+            wait_quiet(pages.open(chapter))
+    return out
 
 
 def redraw(page, kind: str, i: int, act) -> dict | None:
     """Arm control i of `kind`, act(); return {ms, readout, changes} once its figure showed a new
-    image and the kernel is quiet again (changes: new images in all), or None."""
+    image and both the kernel and the figure have been quiet for QUIET_S (changes: new images in
+    all), or None."""
     wait_quiet(page)
     assert page.evaluate("([k, i]) => window.__bt.arm(k, i)", [kind, i]), \
         f"{kind} {i}: no figure image"
     act()
     try:
-        page.wait_for_function("window.__bt.result() !== null",
-                               timeout=CHANGE_TIMEOUT_S * 1000, polling=50)
+        page.wait_for_function(f"window.__bt.settled({QUIET_S * 1000})",
+                               timeout=CHANGE_TIMEOUT_S * 1000, polling=POLL_MS)
     except Exception:  # playwright's TimeoutError
         page.evaluate("window.__bt.measure.stop()")
         return None
-    wait_quiet(page)
-    page.wait_for_timeout(300)  # a second image, if one was sent, has arrived by now
     page.evaluate("window.__bt.measure.stop()")
     return page.evaluate("window.__bt.result()")
 
@@ -196,12 +211,10 @@ def drag_sliders(page) -> tuple[list, list]:
             page.wait_for_timeout(DRAG_PAUSE_MS)
         page.mouse.up()
         try:
-            page.wait_for_function("window.__bt.result() !== null",
-                                   timeout=CHANGE_TIMEOUT_S * 1000, polling=50)
+            page.wait_for_function(f"window.__bt.settled({QUIET_S * 1000})",
+                                   timeout=CHANGE_TIMEOUT_S * 1000, polling=POLL_MS)
         except Exception:  # playwright's TimeoutError: reported below
             pass
-        wait_quiet(page)
-        page.wait_for_timeout(300)
         page.evaluate("window.__bt.measure.stop()")
         result = page.evaluate("window.__bt.result()")
         readout = page.evaluate(f"window.__bt.widgets().sliders[{s['index']}].readout")
@@ -259,14 +272,16 @@ def reopen_saved(pages, page, chapter: str) -> list:
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.removesuffix(".ipynb") for c in CHAPTERS])
-def test_chapter_runs_and_sliders_redraw(chapter, pages, next_chapter, report):
+def test_chapter_runs_and_sliders_redraw(chapter, pages, pairing, runs, report):
     entry = {"load_average": os.getloadavg()}
     try:
+        together, ahead = pairing
+        if chapter not in runs:  # run with its partner; the next two open meanwhile
+            runs.update(run_together(pages, together,
+                                     lambda: [pages.prefetch(c) for c in ahead]))
+        entry.update(runs[chapter], run_with=[c for c in together if c != chapter])
+        assert "error" not in runs[chapter], runs[chapter].get("error")
         page = pages.open(chapter)
-        # The next chapter opens (its kernel starts) while this one runs all cells.
-        kernel_s, run_s = run_all(page, chapter,
-                                  lambda: pages.prefetch(next_chapter))
-        entry.update(kernel_wait_s=round(kernel_s, 1), run_all_s=round(run_s, 1))
         page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
         page.wait_for_function("!window.__bt.dirty()", timeout=30_000)
         entry["sliders"], others, failures = exercise_sliders(page)
