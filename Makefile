@@ -91,6 +91,7 @@ $(LOWEST_STAMP):
 bench: venv
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/chapters.py
 	$(BIN)/python benchmarks/ops.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/redraw.py
 	$(BIN)/python benchmarks/browser_report.py
 
 # Every chapter in JupyterLab in headless Chromium (tests/browser): run all cells without an error

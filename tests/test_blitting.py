@@ -91,3 +91,30 @@ def test_widget_redraws_match_a_full_draw(name):
             mode = blitter.draw()
             assert _full_draw_differs(blitter) <= 2, f"{name}({n}={value!r}) drawn by {mode}"
     plt.close(fig)
+
+
+SLIDERS = (widgets.W.IntSlider, widgets.W.FloatSlider, widgets.W.SelectionSlider)
+FOLLOW_A_DRAG = [n for n in LIVE if widgets.REGISTRY[n].continuous_update]
+
+
+@pytest.mark.parametrize("name", FOLLOW_A_DRAG)
+def test_sliders_that_follow_a_drag_are_blitted(name):
+    """What keeps a slider live: after its first step (which may build the layers), each step of
+    each slider redraws only what changed. (Timings are not portable; the draw mode is.)"""
+    f = widgets.REGISTRY[name]
+    defaults = widgets.default_params(f)
+    fig = f()
+    widgets._freeze_layout(fig)
+    blitter = Blitter(fig)
+    for n, spec in f.controls.items():
+        control = widgets.make_control(n, spec, defaults.get(n, inspect.Parameter.empty))
+        if not isinstance(control, SLIDERS):
+            continue
+        modes = []
+        for value in widgets.next_values(control, 3):
+            f.update(fig, **{**defaults, n: value})
+            modes.append(blitter.draw())
+        assert all(m == "blit" for m in modes[1:]), f"{name}: {n} drawn by {modes}"
+        f.update(fig, **defaults)
+        blitter.draw()
+    plt.close(fig)
