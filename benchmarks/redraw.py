@@ -2,7 +2,8 @@
 control value to the JPEG that goes to the browser (update + draw + encode), as the browser
 test moves the controls: each slider three steps away from its default (towards the farther
 end), each dropdown to its next option, each checkbox toggled. Prints per control the median ms
-and how each step was drawn (b = blit, l = layers built, f = full draw; see lib.blitting).
+and how each step was drawn (b = blit, l = layers built, f = full draw, u = unchanged; see
+lib.blitting).
 
 The browser adds about 40-85 ms on this machine (messages, decoding), so for a figure to settle
 within 100 ms of a key press, a step must take ≤ ~40 ms here.
@@ -34,7 +35,7 @@ def measure(f) -> list[tuple[str, list[float], str]]:
                 for n, spec in f.controls.items()}
     fig = f()
     widgets._freeze_layout(fig)
-    live = widgets.LiveFigure(fig)
+    live = widgets.LiveFigure(fig, in_place=True)
     out = []
     for name, control in controls.items():
         params, times, modes = dict(defaults), [], ""

@@ -203,22 +203,24 @@ def _jpeg(canvas: FigureCanvasAgg) -> bytes:
 
 class LiveFigure(W.Image):
     """A figure shown as an image widget; `show(fig)` replaces the picture with another figure,
-    `redraw()` with this figure's after an in-place update (blitting). Saved notebooks and
-    static renderings (which cannot run widgets) show the PNG it was first displayed with."""
+    `redraw()` shows this figure again after an in-place update (in_place=True: drawn by a
+    `lib.blitting.Blitter`, made here so that the first update already blits). Saved notebooks
+    and static renderings (which cannot run widgets) show the PNG it was first displayed with."""
 
-    def __init__(self, fig: Figure):
+    def __init__(self, fig: Figure, in_place: bool = False):
         self._static = _encode(fig, "png")
-        self._fig, self._blitter = fig, None
-        super().__init__(value=_encode(fig, "jpeg"), format="jpeg")
+        self._blitter = Blitter(fig) if in_place else None
+        super().__init__(value=_jpeg(self._blitter.canvas) if in_place else _encode(fig, "jpeg"),
+                         format="jpeg")
 
     def show(self, fig: Figure) -> None:
         self.value = _encode(fig, "jpeg")
 
     def redraw(self) -> str:
         """Show the figure again after its artists were changed in place; return how it was
-        drawn ("full", "layers" or "blit", see `lib.blitting`)."""
+        drawn ("full", "layers", "blit" or "unchanged", see `lib.blitting`)."""
         if self._blitter is None:
-            self._blitter = Blitter(self._fig)
+            raise ValueError("redraw() needs a LiveFigure made with in_place=True")
         mode = self._blitter.draw()
         self.value = _jpeg(self._blitter.canvas)
         return mode
@@ -377,7 +379,7 @@ def interactive_figure(f, controls: dict | None = None, continuous_update: bool 
     fig = _call(f, values())
     if update is not None:
         _freeze_layout(fig)
-    live = LiveFigure(fig)
+    live = LiveFigure(fig, in_place=update is not None)
     display(live)
     if update is None:
         _release(fig)
