@@ -138,3 +138,39 @@ def test_degradation_runs_record_the_main_path_only():
         assert len(names) == 6 and not any("shortcut" in n for n in names)
         assert steps == [1, 16, 32] and len(h.step_loss) == 32  # 2000 images, batch 64
     assert set(lab.RECIPES) == {"He et al. 2016", "naive"}
+
+
+def test_breakage_lab_trains_only_the_run_it_shows(monkeypatch):
+    """A new seed trains one run (the one the figure shows), once; the grid trains the rest."""
+    trained = []
+
+    def fake_run(spec, seed):
+        trained.append((spec.what, seed))
+        return _history(np.geomspace(2.3, 0.5, 200), val=[2.0, 1.5, 1.0, 0.8, 0.6])
+
+    monkeypatch.setattr(lab, "run_spec", fake_run)
+    monkeypatch.setattr(lab, "diagnose", lambda h, num_classes: [])
+    lab.breakage_run.cache_clear()
+    try:
+        fig = lab.breakage_figure("too little data", 3, seed=77)
+        spec = lab.BREAKAGES["too little data"][1][3]
+        assert trained == [(spec.what, 77)]
+        lab.breakage_figure.update(fig, "too little data", 3, seed=77)
+        lab.breakage_figure.update(fig, "too little data", 0, seed=77)
+        assert trained == [(spec.what, 77), (lab.HEALTHY_SPEC.what, 77)]
+        assert len(lab.breakage_grid(77)) == 1 + 3 * len(lab.BREAKAGES) == len(trained)
+        assert fig.axes[1].texts[0].get_text().startswith("no findings")
+    finally:
+        lab.breakage_run.cache_clear()
+
+
+def test_breakage_limits_are_one_range_per_breakage_widened_by_decades():
+    inside = np.array([0.3, 2.3])
+    for name, (lo, hi) in lab.BREAKAGE_YLIM.items():
+        xlim, ylim = lab._breakage_limits(name, inside)
+        steps = [len(range(0, spec.subset or 2000, spec.batch_size)) * spec.epochs
+                 for spec in [lab.HEALTHY_SPEC, *lab.BREAKAGES[name][1].values()]]
+        assert xlim == (0.0, 1.05 * max(steps)) and ylim == (lo, hi)
+    xlim, ylim = lab._breakage_limits("learning rate too low", np.array([0.0, 2e-3, 2.3, 345.0]))
+    assert ylim == (1e-3, 1e3) and xlim == (0.0, 210.0)
+    assert lab._breakage_limits("batch too small", inside)[0] == (0.0, 420.0)

@@ -115,3 +115,21 @@ def test_grid_widget_draws_precomputed_numbers_and_says_when_there_are_none(monk
     assert "60 %" in fig.axes[0].texts[0].get_text()
     line = fig.axes[0].lines[lab.STRATEGIES.index("scratch")]
     assert line.get_linewidth() == 3 and list(line.get_xdata()) == list(lab.GRID_KS)
+
+
+def test_grid_widget_k_step_changes_only_the_marker_and_text(monkeypatch):
+    """A k step leaves the curves, the title and the axes alone, so the redraw blits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    grid = {t: {s: {k: [acc, 0.7] for k in lab.GRID_KS} for s in lab.STRATEGIES}
+            for t, acc in (("similar", 0.5), ("different", 0.6))}
+    monkeypatch.setattr(lab, "GRID", grid)
+    fig = lab.grid_figure("similar", "scratch", 10)
+    FigureCanvasAgg(fig).draw()  # a draw leaves every artist drawn (not stale)
+    lab.grid_figure.update(fig, "similar", "scratch", 30)
+    ax = fig.axes[0]
+    marker, text = ax.lines[-1], ax.texts[0]
+    assert marker.stale and text.stale and "30 per class" in text.get_text()
+    assert not any(line.stale for line in ax.lines[:-1]) and not ax.title.stale
+    lab.grid_figure.update(fig, "different", "scratch", 30)  # another task: new curves, title
+    assert ax.title.get_text().startswith("different") and ax.lines[0].stale

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from lib import data as bookdata
 from lib import models, plots, widgets
 from lib.doctor import diagnose
-from lib.sick_runs import GALLERY, NUM_CLASSES, SickRun, run_spec
+from lib.sick_runs import GALLERY, N_TRAIN, NUM_CLASSES, SickRun, run_spec
 from lib.train import LayerStats, LRScheduler, fit
 
 # ---------------------------------------------------------------- the hook: five sick runs
@@ -373,24 +373,63 @@ BREAKAGES = {
 }
 
 
-@functools.lru_cache(maxsize=5)
+HEALTHY = ("healthy", 0)
+
+
+def _run_key(breakage, severity):
+    """The grid's key of the run a breakage shows at a severity (0: the healthy run)."""
+    return HEALTHY if severity == 0 else (breakage, severity)
+
+
+def _spec(key) -> SickRun:
+    return HEALTHY_SPEC if key == HEALTHY else BREAKAGES[key[0]][1][key[1]]
+
+
+@functools.lru_cache(maxsize=256)
+def breakage_run(key, seed=0):
+    """(History, findings) of one run of the grid, `key` = ("healthy", 0) or (breakage,
+    severity): trained on first use, then cached (a new seed in the lab trains only the run it
+    shows)."""
+    h = run_spec(_spec(key), seed)
+    return h, diagnose(h, num_classes=NUM_CLASSES)
+
+
 def breakage_grid(seed=0):
     """{(breakage, severity): (History, findings)} for every breakage of BREAKAGES at severities
-    1-3, and ("healthy", 0) for the healthy run; computed once per seed (cached)."""
-    grid = {("healthy", 0): HEALTHY_SPEC}
-    for name, (_, specs) in BREAKAGES.items():
-        grid.update({(name, s): spec for s, spec in specs.items()})
-    out = {}
-    for key, spec in grid.items():
-        h = run_spec(spec, seed)
-        out[key] = (h, diagnose(h, num_classes=NUM_CLASSES))
-    return out
+    1-3, and ("healthy", 0) for the healthy run (each run computed once per seed, cached)."""
+    keys = [HEALTHY] + [(name, s) for name, (_, specs) in BREAKAGES.items() for s in specs]
+    return {key: breakage_run(key, seed) for key in keys}
 
 
-def _grid_entry(breakage, severity, seed):
-    grid = breakage_grid(seed)
-    key = ("healthy", 0) if severity == 0 else (breakage, severity)
-    return grid[key], (HEALTHY_SPEC if severity == 0 else BREAKAGES[breakage][1][severity])
+def _steps(spec) -> int:
+    """Optimizer steps of a run: batches per epoch × epochs."""
+    return math.ceil((spec.subset or N_TRAIN) / spec.batch_size) * spec.epochs
+
+
+# The loss range (log scale) each breakage is shown in at every severity, 0 included, so the
+# severities compare on the same axes: whole decades around the runs of seeds 0-4. A run that
+# leaves it (another seed) widens it to the decades that hold its curves.
+BREAKAGE_YLIM = {
+    "learning rate too high": (0.1, 100.0),
+    "learning rate too low": (0.1, 10.0),
+    "initial weights too large": (0.1, 1000.0),
+    "dead ReLUs (negative bias)": (0.1, 10.0),
+    "too little data": (1e-3, 10.0),
+    "batch too small": (1e-5, 10.0),
+}
+
+
+def _breakage_limits(breakage, values):
+    """((0, x max), (y min, y max)) of the loss panel: x up to the breakage's longest run at any
+    severity (5 % margin), y the breakage's range of BREAKAGE_YLIM widened to whole decades if
+    `values` (the curves shown) leave it."""
+    most = max(_steps(_spec(_run_key(breakage, s))) for s in range(4))
+    lo, hi = BREAKAGE_YLIM[breakage]
+    positive = values[values > 0]
+    if len(positive):
+        lo = min(lo, 10.0 ** math.floor(math.log10(positive.min())))
+        hi = max(hi, 10.0 ** math.ceil(math.log10(positive.max())))
+    return (0.0, 1.05 * most), (lo, hi)
 
 
 def findings_text(findings, n=3, width=62):
@@ -408,7 +447,8 @@ def findings_text(findings, n=3, width=62):
 
 
 def _breakage_update(fig, breakage="learning rate too high", severity=2, seed=0):
-    (h, findings), spec = _grid_entry(breakage, severity, seed)
+    key = _run_key(breakage, severity)
+    h, findings = breakage_run(key, seed)
     ax, tx = fig.axes
     loss, smooth = step_curve(h)
     steps = np.arange(1, len(loss) + 1)
@@ -417,11 +457,15 @@ def _breakage_update(fig, breakage="learning rate too high", severity=2, seed=0)
     sm.set_data(steps, smooth)
     vs = [v for v in h.epoch.get("val_loss", []) if v is not None and math.isfinite(v)]
     val.set_data(h.epoch["step"][:len(vs)], vs)
+    xlim, ylim = _breakage_limits(breakage, np.concatenate([loss, smooth, vs]))
+    if ax.get_xlim() != xlim:  # the same limits: the redraw blits
+        ax.set_xlim(xlim)
+    if ax.get_ylim() != ylim:
+        ax.set_ylim(ylim)
     what = (f"{breakage}, severity 0 = the healthy run" if severity == 0
             else f"{breakage}, severity {severity}")
-    ax.set_title(f"{what}: {spec.what}" + (f" (NaN at step {h.diverged_at})"
-                                            if h.diverged_at is not None else ""), fontsize=9)
-    widgets.rescale(ax)
+    ax.title.set_text(f"{what}: {_spec(key).what}" + (f" (NaN at step {h.diverged_at})"
+                                                      if h.diverged_at is not None else ""))
     tx.texts[0].set_text(findings_text(findings))
 
 
@@ -434,13 +478,15 @@ def breakage_figure(breakage: str = "learning rate too high", severity: int = 2,
                     seed: int = 0) -> Figure:
     """A run with one breakage at a severity (0 = the healthy run): its step loss, smoothed, and
     validation loss per epoch (left, log scale), and the doctor's first three findings (right).
-    Every run is precomputed by `breakage_grid(seed)`; a redraw only changes data and text."""
+    Each run is trained once, when first shown (`breakage_run`); the axes keep one range per
+    breakage (`_breakage_limits`), so a redraw only changes data and text."""
     fig, (ax, tx) = plots.new_figure(ncols=2, size=(11.5, 3.8))
     ax.plot([], [], color=plots.COLORS[0], alpha=0.3, lw=0.8)
     ax.plot([], [], color=plots.COLORS[0], lw=1.8, label="training loss (smoothed)")
     ax.plot([], [], "o", color="black", ms=4, label="validation loss per epoch")
     ax.set_yscale("log")
     ax.set(xlabel="step", ylabel="loss (log scale)")
+    ax.set_title(" ", fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
     tx.axis("off")
     tx.text(0.0, 1.0, "", va="top", ha="left", family="monospace", fontsize=8,

@@ -321,11 +321,13 @@ def _grid_curve(task, strategy):
 
 def _grid_update(fig, task="similar", strategy="fine-tune all", k=10):
     lines, marker, text = fig._grid_artists
-    for s, line in zip(STRATEGIES, lines):
+    for s, line in zip(STRATEGIES, lines, strict=True):  # only what changed: k steps blit
         ks, mean, _ = _grid_curve(task, s)
-        line.set_data(ks, mean)
-        line.set_linewidth(3 if s == strategy else 1)
-        line.set_alpha(1 if s == strategy else 0.45)
+        if not (np.array_equal(line.get_xdata(), ks) and np.array_equal(line.get_ydata(), mean)):
+            line.set_data(ks, mean)
+        line.set_linewidth(3 if s == strategy else 1)  # (marks the line changed only if new)
+        if line.get_alpha() != (alpha := 1 if s == strategy else 0.45):
+            line.set_alpha(alpha)
     ks, mean, std = _grid_curve(task, strategy)
     if k in ks:
         i = list(ks).index(k)
@@ -336,7 +338,7 @@ def _grid_update(fig, task="similar", strategy="fine-tune all", k=10):
         marker.set_data([], [])
         text.set_text("no precomputed runs: execute the chapter's grid cell first"
                       if not GRID else f"{strategy}: not run at {k} per class")
-    fig.axes[0].set_title(f"{task} target: accuracy vs labelled examples per class", fontsize=10)
+    fig.axes[0].title.set_text(f"{task} target: accuracy vs labelled examples per class")
 
 
 @widgets.register_widget(controls=GRID_CONTROLS, update=_grid_update)
@@ -356,6 +358,7 @@ def grid_figure(task: str = "similar", strategy: str = "fine-tune all", k: int =
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, ncols=2)
+    ax.set_title(" ", fontsize=10)
     fig._grid_artists = (lines, marker, text)
     _grid_update(fig, task, strategy, k)
     return fig
