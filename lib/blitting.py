@@ -181,19 +181,22 @@ class Blitter:
         below = [a for g, (start, _) in zip(groups, splits, strict=True) for a in g[:start]]
         changing = [a for g, (s, e) in zip(groups, splits, strict=True) for a in g[s:e]]
         above = [a for g, (_, end) in zip(groups, splits, strict=True) for a in g[end:]]
-        # Axes.draw places its titles above whatever it finds there, and finds a hidden title
-        # at the bottom of the figure: put them back where the full draw placed them.
-        titles = [(t, t.get_position()) for ax in self.fig.axes
-                  for t in (ax.title, ax._left_title, ax._right_title)]
-        with _hidden(changing + above):
-            self.canvas.draw()
-        self.layers.background = self.canvas.copy_from_bbox(self.fig.bbox)
-        if above:
-            with _hidden(below + changing + [self.fig.patch]):
+        # Axes.draw lines its titles up with the highest one, and finds a hidden title at the
+        # bottom of the figure: keep the titles where the last full draw placed them.
+        auto = [(ax, ax._autotitlepos) for ax in self.fig.axes]
+        for ax, _ in auto:
+            ax._autotitlepos = False
+        try:
+            with _hidden(changing + above):
                 self.canvas.draw()
-            self.layers.overlay = _overlay_tiles(np.asarray(self.canvas.buffer_rgba()))
-        for title, position in titles:
-            title.set_position(position)
+            self.layers.background = self.canvas.copy_from_bbox(self.fig.bbox)
+            if above:
+                with _hidden(below + changing + [self.fig.patch]):
+                    self.canvas.draw()
+                self.layers.overlay = _overlay_tiles(np.asarray(self.canvas.buffer_rgba()))
+        finally:
+            for ax, value in auto:
+                ax._autotitlepos = value
         _settle(self.fig)  # (hiding and showing again marked them as changed)
 
     def _blit(self, changing) -> None:
