@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from lib import data, models, plots, widgets
@@ -161,6 +162,37 @@ def _regions(name, df, flat_tol=0.1):
             "zero": float(np.mean(df == 0))}
 
 
+def _free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def _place_legend(legend, loc) -> None:
+    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    if getattr(legend, "corner", None) != loc:
+        legend.set_loc(loc)
+        legend.corner = loc
+
+
 def _titles_at(ax, zorder: float) -> None:
     """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
     only if the empty left and right titles are in the same layer as it)."""
@@ -220,7 +252,7 @@ def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, s
     pad = 0.02 * (hi - lo)
     if ax_out.get_xlim() != (lo - pad, hi + pad):
         ax_out.set_xlim(lo - pad, hi + pad)
-    top = _nice_ceil(1.25 * counts.max())
+    top = min(_nice_ceil(1.25 * counts.max()), 1.05 * n)
     if ax_out.get_ylim() != (0, top):
         ax_out.set_ylim(0, top)
 
@@ -349,6 +381,7 @@ def grad_norms_at_init(activation: str, depth: int, init: str = "default", width
     return _read_only(_grad_prefix(activation, init, width, seed).grow(depth).norms(depth))
 
 
+GRAD_NORMS_LEGEND = (0.22, 0.36)  # its legend's size (axes fractions, 5 entries), with a margin
 DEPTH_BLOCK = 4  # grad_norms_figure: depths 2-5, 6-9, 10-13, … share their axes limits
 
 
@@ -373,6 +406,7 @@ def _grad_norms_build(fig, activations):
     for note in ax.texts:
         note.set_visible(False)
     ax.set(xlabel="weight layer (1 = next to the input, last = output layer)", ylabel="‖∂L/∂W‖")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.grad_norms_activations = tuple(activations)
 
 
@@ -418,8 +452,8 @@ def _grad_norms_update(fig, depth=10, init="default", also="none",
     if ax.get_ylim() != ylim:
         ax.set_ylim(ylim)
     if ax.get_legend() is None or relabel:
-        ax.legend(loc="best", fontsize=9)
-    ax.get_legend().stale = True  # "best" places it away from the lines: draw it again with them
+        ax.legend(fontsize=9)
+    _place_legend(ax.get_legend(), _free_corner(ax, GRAD_NORMS_LEGEND))
 
 
 @register_widget(update=_grad_norms_update, controls={

@@ -232,6 +232,37 @@ explorer_data.cache_clear = _clear_explorer_caches
 EXPLORER_MAX_DEPTH = 30  # the depth slider's end: the left panel's fixed x range
 
 
+def _free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def _place_legend(legend, loc) -> None:
+    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    if getattr(legend, "corner", None) != loc:
+        legend.set_loc(loc)
+        legend.corner = loc
+
+
 def _titles_at(ax, zorder: float) -> None:
     """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
     only if the empty left and right titles are in the same layer as it)."""
@@ -303,7 +334,7 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
         else:
             stairs.set_label("_hidden")
     pad = 0.05 * (hi - lo)
-    _set_lim(bx, x=(lo - pad, hi + pad), y=(0.0, _nice_ceil(1.25 * top)))
+    _set_lim(bx, x=(lo - pad, hi + pad), y=(0.0, min(_nice_ceil(1.25 * top), 1.05)))
     legend = bx.get_legend()
     labels = [p.get_label() for p in bx.patches if p.get_visible()]
     if legend is None or len(legend.get_texts()) != len(labels):
@@ -311,8 +342,8 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
     else:
         for text, label in zip(legend.get_texts(), labels, strict=True):
             text.set_text(label)
-    for a in (ax, bx):  # "best" places a legend where the data are not: draw it again with them
-        a.get_legend().stale = True
+    _place_legend(ax.get_legend(), _free_corner(ax, (0.36, 0.24)))
+    bx.get_legend().stale = True  # "best" places it away from the data: draw it again with them
 
 
 @register_widget(update=_explorer_update, controls={
@@ -332,7 +363,7 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     ax.set_yscale("log")
     ax.set(xlim=(0.5 - 0.05 * EXPLORER_MAX_DEPTH, 0.05 * EXPLORER_MAX_DEPTH + EXPLORER_MAX_DEPTH),
            xlabel="layer $l$", ylabel="standard deviation (log scale)")
-    ax.legend(loc="best")
+    ax.legend()
     for i in range(3):
         bx.stairs(np.zeros(60), np.linspace(-1, 1, 61), lw=1.8, color=COLORS[i])
     bx.set(xlabel="activation value $h_l$", ylabel="fraction of values",
