@@ -331,19 +331,19 @@ class _GradPrefix:
         self.x, self.y = _fashion_batch()
         self.h, self.weights, self.states = [self.x], [], []
 
-    def _new(self, make):
+    def _new(self, cls, *args, **kwargs):
         with torch.random.fork_rng(devices=[]):  # construction must not touch the global RNG
-            module = make()
+            module = cls(*args, **kwargs)
         return models.init_weights_(module, self.init, self.generator)
 
     def grow(self, depth):
         while len(self.weights) < depth:
             fan_in = self.h[-1].shape[1]
             if self.activation == "maxout":
-                layer = self._new(lambda: Maxout(fan_in, self.width, pieces=models.MAXOUT_PIECES))
+                layer = self._new(Maxout, fan_in, self.width, pieces=models.MAXOUT_PIECES)
                 self.h.append(layer(self.h[-1]))
             else:
-                layer = self._new(lambda: nn.Linear(fan_in, self.width))
+                layer = self._new(nn.Linear, fan_in, self.width)
                 self.h.append(models.activation_layer(self.activation)(layer(self.h[-1])))
             self.weights.append(layer.weight)
             self.states.append(self.generator.get_state())

@@ -284,7 +284,8 @@ def _std_limits(stds) -> tuple[float, float]:
         return 1e-2, 10.0
     lo = min(finite.min() / 2, 1e-2)
     hi = max(finite.max() * 2, 10.0)
-    return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
+    return (10.0 ** max(math.floor(math.log10(lo)), -300),
+            10.0 ** min(math.ceil(math.log10(hi)), 300))
 
 
 def _hist_range(hs) -> tuple[float, float]:
