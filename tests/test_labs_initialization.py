@@ -93,6 +93,19 @@ def test_explorer_data_is_cached_and_read_only():
     )
 
 
+@pytest.mark.parametrize("scheme", ["orthogonal", "N(0, 1)"])
+def test_explorer_data_is_propagate_at_every_depth(scheme):
+    # the shared forward pass (_Prefix) gives propagate's numbers, whatever order depths come in
+    for depth in (5, 2, 7, 3):
+        data = lab.explorer_data(scheme, "relu", depth, 16)
+        ref = lab.propagate(scheme, "relu", depth, 16, n_samples=64, keep=lab._hist_layers(depth))
+        np.testing.assert_array_equal(data["act_std"], ref["act_std"])
+        np.testing.assert_array_equal(data["grad_std"], ref["grad_std"])
+        assert data["activations"].keys() == ref["activations"].keys()
+        for layer, h in ref["activations"].items():
+            np.testing.assert_array_equal(data["activations"][layer], h)
+
+
 def test_image_rows_figure():
     rows = {"a": np.zeros((3, 4, 4)), "b": np.ones((3, 4, 4))}
     fig = lab.image_rows_figure(rows)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 import math
 
+import matplotlib as mpl
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from lib import data, models, plots, widgets
@@ -159,33 +162,99 @@ def _regions(name, df, flat_tol=0.1):
             "zero": float(np.mean(df == 0))}
 
 
+def _free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def _place_legend(legend, loc) -> None:
+    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    if getattr(legend, "corner", None) != loc:
+        legend.set_loc(loc)
+        legend.corner = loc
+
+
+def _titles_at(ax, zorder: float) -> None:
+    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
+    only if the empty left and right titles are in the same layer as it)."""
+    for title in (ax.title, ax._left_title, ax._right_title):
+        title.set_zorder(zorder)
+
+
+def _nice_ceil(value: float) -> float:
+    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 2, 5, 10) if m * decade >= value * (1 - 1e-12))
+
+
+# Output ranges of the bounded activations: their output histogram keeps these x limits.
+_BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def _output_range(activation: str, f: np.ndarray) -> tuple[float, float]:
+    """x limits (and histogram range) of the outputs f: the activation's range if bounded, else
+    [lo, hi] with the data's min and max rounded outwards to the 1-2-5 series (0 if one side is
+    empty), so the limits change only when the outputs cross such a value."""
+    if activation in _BOUNDED_OUTPUTS:
+        return _BOUNDED_OUTPUTS[activation]
+    fmin, fmax = float(f.min()), float(f.max())
+    lo = -_nice_ceil(-fmin) if fmin < 0 else 0.0
+    hi = _nice_ceil(fmax) if fmax > 0 else 0.0
+    return (lo, hi) if hi > lo else (0.0, 1.0)
+
+
 def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, seed=0):
-    """Redraw `saturation_figure`'s figure in place."""
+    """Redraw `saturation_figure`'s figure in place: artists keep their identity, the input panel
+    its limits; the output panel's limits follow the 1-2-5 series (`_output_range`, counts)."""
     _check_name(activation)
     if not std > 0:
         raise ValueError(f"std must be > 0, got {std!r}")
     z = np.random.default_rng(seed).normal(mean, std, n)
     f, dz = activation_curve(activation, z)
     regions = _regions(activation, dz)
-    grid = np.linspace(-12, 12, 1201)
-    df = activation_curve(activation, grid)[1] / peak_derivative(activation)
 
     ax_in, ax_out = fig.axes
     inputs, outputs = ax_in.patches[0], ax_out.patches[0]
-    for flat in ax_in.collections:
-        flat.remove()
-    ax_in.fill_between(grid, 0, 1.05, where=np.abs(df) < 0.1, color=plots.COLORS[3], alpha=0.12,
-                       lw=0, zorder=0.5, label="flat: |f′| < 10% of peak")
+    (flat,) = ax_in.collections
+    if getattr(flat, "activation", None) != activation:  # the f′ curve and flat regions
+        grid = np.linspace(-12, 12, 1201)
+        df = activation_curve(activation, grid)[1] / peak_derivative(activation)
+        flat.set_data(grid, 0, 1.05, where=np.abs(df) < 0.1)
+        flat.activation = activation
+        ax_in.lines[0].set_ydata(df)
     counts, edges = np.histogram(np.clip(z, -12, 12), bins=120, range=(-12, 12))
     inputs.set_data(counts / counts.max(), edges)
-    ax_in.lines[0].set_ydata(df)
-    ax_in.set_title(f"inputs z ~ N({mean:g}, {std:g}²)")
-    ax_in.legend(loc="upper left", fontsize=9, ncols=2)
-    counts, edges = np.histogram(f, bins=80)
+    ax_in.title.set_text(f"inputs z ~ N({mean:g}, {std:g}²)")  # (set_title touches all 3 titles)
+    lo, hi = _output_range(activation, f)
+    counts, edges = np.histogram(f, bins=80, range=(lo, hi))
     outputs.set_data(counts, edges)
-    ax_out.set(xlabel=f"output {LABELS[activation]}(z)",
-               title=f"flat: {regions['flat']:.0%} of inputs · f′ = 0: {regions['zero']:.0%}")
-    widgets.rescale(ax_out)
+    ax_out.xaxis.label.set_text(f"output {LABELS[activation]}(z)")
+    ax_out.title.set_text(f"flat: {regions['flat']:.0%} of inputs · f′ = 0: {regions['zero']:.0%}")
+    pad = 0.02 * (hi - lo)
+    if ax_out.get_xlim() != (lo - pad, hi + pad):
+        ax_out.set_xlim(lo - pad, hi + pad)
+    top = min(_nice_ceil(1.25 * counts.max()), 1.05 * n)
+    if ax_out.get_ylim() != (0, top):
+        ax_out.set_ylim(0, top)
 
 
 @register_widget(update=_saturation_update, controls={
@@ -194,16 +263,22 @@ def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, s
 def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float = 1.0,
                       n: int = 20_000, seed: int = 0) -> Figure:
     """Inputs z ~ N(mean, std²) through one activation: where they land on f′ (flat regions shaded)
-    and the histogram of the outputs f(z), titled with the flat / zero-gradient fractions."""
+    and the histogram of the outputs f(z) (80 bins over the activation's range, or over the
+    outputs' range rounded to 1-2-5 values), titled with the flat / zero-gradient fractions."""
     fig, (ax_in, ax_out) = plots.new_figure(ncols=2, size=(11, 3.8))
     edges = np.linspace(-12, 12, 121)
+    grid = np.linspace(-12, 12, 1201)
     ax_in.stairs(np.zeros(120), edges, fill=True, color="0.75", label="inputs z (scaled)")
-    ax_in.plot(np.linspace(-12, 12, 1201), np.zeros(1201), color=plots.COLORS[0],
-               label="f′(z) / peak f′")
+    ax_in.plot(grid, np.zeros(1201), color=plots.COLORS[0], label="f′(z) / peak f′")
+    ax_in.fill_between(grid, 0, 1.05, where=np.zeros(grid.shape, bool), color=plots.COLORS[3],
+                       alpha=0.12, lw=0, zorder=0.5, label="flat: |f′| < 10% of peak")
     ax_in.set(xlim=(-12, 12), ylim=(-0.15, 1.35), xlabel="pre-activation z")
     ax_out.stairs(np.zeros(80), np.linspace(0, 1, 81), fill=True, color=plots.COLORS[2])
-    ax_out.set_ylabel("count")
+    ax_out.set(xlabel=" ", ylabel="count")
+    for ax in (ax_in, ax_out):  # titles drawn right below the histograms (they change together),
+        _titles_at(ax, 0.9)  # not after the ticks: a redraw then skips the tick labels
     _saturation_update(fig, activation, mean, std, n, seed)
+    ax_in.legend(loc="upper left", fontsize=9, ncols=2)
     return fig
 
 
@@ -243,39 +318,142 @@ def _fashion_batch(n: int = 256):
     return torch.tensor(x), torch.tensor(y)
 
 
-@functools.lru_cache(maxsize=256)
+class _GradPrefix:
+    """The hidden layers of `lib.models.mlp([784, *[width] * depth, 10], activation, INITS[init],
+    generator=seed)` and their forward pass on the batch, grown layer by layer on demand (autograd
+    graph kept): the generator draws W_1, b_1, W_2, … in order, so hidden layer l is the same in
+    every deeper net. Only the output layer depends on the depth: it is drawn from the generator
+    as it is after hidden layer `depth` (its state is kept for every layer)."""
+
+    def __init__(self, activation, init, width, seed):
+        self.activation, self.init, self.width = activation, INITS[init], width
+        self.generator = models.as_generator(seed)
+        self.x, self.y = _fashion_batch()
+        self.h, self.weights, self.states = [self.x], [], []
+
+    def _new(self, cls, *args, **kwargs):
+        with torch.random.fork_rng(devices=[]):  # construction must not touch the global RNG
+            module = cls(*args, **kwargs)
+        return models.init_weights_(module, self.init, self.generator)
+
+    def grow(self, depth):
+        while len(self.weights) < depth:
+            fan_in = self.h[-1].shape[1]
+            if self.activation == "maxout":
+                layer = self._new(Maxout, fan_in, self.width, pieces=models.MAXOUT_PIECES)
+                self.h.append(layer(self.h[-1]))
+            else:
+                layer = self._new(nn.Linear, fan_in, self.width)
+                self.h.append(models.activation_layer(self.activation)(layer(self.h[-1])))
+            self.weights.append(layer.weight)
+            self.states.append(self.generator.get_state())
+        return self
+
+    def norms(self, depth):
+        """`layer_grad_norms` of the net with `depth` hidden layers."""
+        generator = torch.Generator()
+        generator.set_state(self.states[depth - 1])
+        with torch.random.fork_rng(devices=[]):
+            out = nn.Linear(self.width, 10)
+        models.init_weights_(out, self.init, generator)
+        loss = nn.functional.cross_entropy(out(self.h[depth]), self.y)
+        grads = torch.autograd.grad(loss, [*self.weights[:depth], out.weight], retain_graph=True)
+        return np.array([g.norm().item() for g in grads])
+
+
+@functools.lru_cache(maxsize=32)
+def _grad_prefix(activation, init, width, seed):
+    return _GradPrefix(activation, init, width, seed)
+
+
+@functools.lru_cache(maxsize=1024)
 def grad_norms_at_init(activation: str, depth: int, init: str = "default", width: int = 128,
                        seed: int = 0) -> np.ndarray:
     """`layer_grad_norms` of a fresh `lib.models.mlp` (784 → depth × width → 10, init INITS[init],
-    generator seed) on the first 256 Fashion-MNIST training images (cached: read-only)."""
+    generator seed) on the first 256 Fashion-MNIST training images (cached: read-only). The same
+    numbers, computed fast: the hidden layers' forward pass is shared by all depths
+    (`_GradPrefix`), so a new depth only runs an output layer and the backward pass."""
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; allowed: {', '.join(INITS)}")
-    x, y = _fashion_batch()
-    model = models.mlp([784, *[width] * depth, 10], activation=activation, init=INITS[init],
-                       generator=seed)
-    return _read_only(layer_grad_norms(model, x, y))
+    _check_name(activation)
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth!r}")
+    return _read_only(_grad_prefix(activation, init, width, seed).grow(depth).norms(depth))
+
+
+GRAD_NORMS_LEGEND = (0.22, 0.36)  # its legend's size (axes fractions, 5 entries), with a margin
+DEPTH_BLOCK = 4  # grad_norms_figure: depths 2-5, 6-9, 10-13, … share their axes limits
+
+
+def _depth_block(depth: int) -> range:
+    """The depths whose figures share limits with `depth`'s (its block of DEPTH_BLOCK)."""
+    first = 2 + (depth - 2) // DEPTH_BLOCK * DEPTH_BLOCK
+    return range(first, first + DEPTH_BLOCK)
+
+
+def _grad_norms_build(fig, activations):
+    """grad_norms_figure's artists, data to come: a solid line per activation, a dashed one for
+    `also`, the two notes (hidden)."""
+    (ax,) = fig.axes
+    ax.cla()
+    ax.set_axisbelow(True)  # grid and ticks under the lines, the title right above them: a
+    _titles_at(ax, 1.9)  # redraw of the lines then skips the tick labels (lib.blitting)
+    for name in activations:
+        ax.semilogy([], [], "-", marker="o", ms=3, label=LABELS[name])
+    ax.semilogy([], [], "--", marker="o", ms=3, label="_also", visible=False)
+    plots.note(ax, "select at least one activation")
+    plots.note(ax, "", y=0.06)
+    for note in ax.texts:
+        note.set_visible(False)
+    ax.set(xlabel="weight layer (1 = next to the input, last = output layer)", ylabel="‖∂L/∂W‖")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.grad_norms_activations = tuple(activations)
 
 
 def _grad_norms_update(fig, depth=10, init="default", also="none",
                        activations=GRAD_NORM_ACTIVATIONS, width=128):
-    """Redraw `grad_norms_figure`'s figure in place (its axes cleared and drawn again)."""
+    """Redraw `grad_norms_figure`'s figure in place: same artists, new data. The axes limits
+    are those of the whole block of depths (`_depth_block`: the layers of its deepest net, whole
+    decades around all its norms), so they change once every DEPTH_BLOCK depths."""
     for name in (*activations, *([] if also == "none" else [also])):
         _check_name(name)
+    if getattr(fig, "grad_norms_activations", None) != tuple(activations):
+        _grad_norms_build(fig, activations)
     (ax,) = fig.axes
-    ax.cla()
     names = list(activations) + ([] if also in ("none", *activations) else [also])
-    if not names:
-        plots.note(ax, "select at least one activation")
-        return
+    empty, drawn = ax.texts
+    empty.set_visible(not names)
+    drawn.set_visible(also in activations)
     if also in activations:
-        plots.note(ax, f"{LABELS[also]} is already drawn (solid line)", y=0.06)
-    for i, name in enumerate(names):
+        drawn.set_text(f"{LABELS[also]} is already drawn (solid line)")
+    *solid, dashed = ax.lines
+    dashed.set_visible(len(names) > len(activations))
+    label = LABELS[also] if dashed.get_visible() else "_also"
+    relabel = dashed.get_label() != label
+    dashed.set_label(label)
+    ax.title.set_text(f"gradient reaching each layer at init ({depth} hidden layers, {init} init)"
+                      if names else "")
+    if not names:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        return
+    for line, name in zip([*solid, dashed], names, strict=False):
         norms = grad_norms_at_init(name, depth, init, width)
-        ax.semilogy(np.arange(1, len(norms) + 1), norms, "--" if i >= len(activations) else "-",
-                    marker="o", ms=3, label=LABELS[name])
-    ax.set(xlabel="weight layer (1 = next to the input, last = output layer)", ylabel="‖∂L/∂W‖",
-           title=f"gradient reaching each layer at init ({depth} hidden layers, {init} init)")
-    ax.legend(loc="best", fontsize=9)
+        line.set_data(np.arange(1, len(norms) + 1), norms)
+    block = [d for d in _depth_block(depth) if d <= 30 or d == depth]
+    values = np.concatenate([grad_norms_at_init(name, d, init, width)
+                             for name in names for d in block])
+    values = values[np.isfinite(values) & (values > 0)]
+    lo, hi = (values.min(), values.max()) if values.size else (1e-3, 1.0)
+    ylim = (10.0 ** math.floor(math.log10(lo / 1.5)), 10.0 ** math.ceil(math.log10(hi * 1.5)))
+    xlim = (0.5, max(block) + 1.5)
+    if ax.get_xlim() != xlim:
+        ax.set_xlim(xlim)
+    if ax.get_ylim() != ylim:
+        ax.set_ylim(ylim)
+    if ax.get_legend() is None or relabel:
+        ax.legend(fontsize=9)
+    _place_legend(ax.get_legend(), _free_corner(ax, GRAD_NORMS_LEGEND))
 
 
 @register_widget(update=_grad_norms_update, controls={
@@ -288,7 +466,7 @@ def grad_norms_figure(depth: int = 10, init: str = "default", also: str = "none"
     """Per-layer weight-gradient norms at initialization (one batch of 256 Fashion-MNIST images),
     one line per activation (plus `also`, drawn dashed, unless "none"), log scale: how much
     gradient reaches each layer. Nothing selected: a note instead of blank axes; an `also` that
-    is already drawn: a note saying so."""
+    is already drawn: a note saying so. Depths 2-5, 6-9, 10-13, … share the axes limits."""
     fig, _ = plots.new_figure(size=(7, 4))
     _grad_norms_update(fig, depth, init, also, activations, width)
     return fig
@@ -460,43 +638,68 @@ def _relu_toy(bias, lr, steps, width, seed):
     return {**run, "loss": loss, "acc": float(np.mean(net(x).argmax(axis=1) == y))}
 
 
-def _draw_units(ax, x, y, w, b, dead, lim=(-2.0, 3.0, -1.6, 2.1)):
+RELU_TOY_LIM = (-2.0, 3.0, -1.6, 2.1)  # relu_toy_figure's fixed view (x₁ from, to, x₂ from, to)
+
+
+def _draw_units(ax, x, y, w, b, dead, lim=RELU_TOY_LIM):
     """The data and each hidden unit's line w·x + b = 0, with a tick towards its active side."""
     for c, marker in ((0, "o"), (1, "s")):
         ax.scatter(*x[y == c].T, s=12, marker=marker, color=plots.COLORS[2 * c], alpha=0.6,
                    edgecolors="none")
+    for _ in range(len(w)):
+        ax.plot([], [], lw=1.2)
+        ax.annotate("", xy=(0, 0), xytext=(0, 0), arrowprops={"arrowstyle": "->", "lw": 1.2})
+    _set_units(ax, x, w, b, dead)
     x0, x1, y0, y1 = lim
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xlabel="x₁", ylabel="x₂")
+
+
+def _set_units(ax, x, w, b, dead):
+    """Move `_draw_units`' lines and ticks to the units (w, b); red and dashed if dead; a unit
+    with w = 0 (no line) is hidden."""
     t = np.linspace(-10, 10, 3)
     center = x.mean(axis=0)
-    for wi, bi, is_dead in zip(w, b, dead, strict=True):
+    arrows = [a for a in ax.texts if isinstance(a, Annotation)]
+    for line, arrow, wi, bi, is_dead in zip(ax.lines, arrows, w, b, dead, strict=True):
         norm = np.linalg.norm(wi)
+        line.set_visible(norm != 0)
+        arrow.set_visible(norm != 0)
         if norm == 0:
             continue
         n = wi / norm
         p = center - (n @ center + bi / norm) * n  # the line's point closest to the data's centre
         d = np.array([-n[1], n[0]])
         color, style = (plots.COLORS[3], "--") if is_dead else ("0.25", "-")
-        ax.plot(p[0] + t * d[0] * 10, p[1] + t * d[1] * 10, style, color=color, lw=1.2)
-        ax.annotate("", xy=p + 0.35 * n, xytext=p,
-                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2})
-    ax.set(xlim=(x0, x1), ylim=(y0, y1), aspect="equal", xlabel="x₁", ylabel="x₂")
+        line.set(data=(p[0] + t * d[0] * 10, p[1] + t * d[1] * 10), linestyle=style, color=color)
+        arrow.xy = tuple(p + 0.35 * n)
+        arrow.set_position(tuple(p))
+        arrow.arrowprops["color"] = color
+        arrow.arrow_patch.set_color(color)
+        arrow.stale = True  # (setting xy does not flag it)
 
 
 def _relu_toy_update(fig, bias=0.0, lr=0.1, steps=200):
-    """Redraw `relu_toy_figure`'s figure in place (both axes cleared and drawn again)."""
+    """Redraw `relu_toy_figure`'s figure in place (same artists and limits, the units moved)."""
     run = relu_toy(bias, lr, steps)
     for ax, when in zip(fig.axes, ("start", "end"), strict=True):
-        ax.cla()
         dead = run[f"dead_{when}"]
-        _draw_units(ax, run["x"], run["y"], *run[when], dead)
+        if not ax.lines:  # a new figure: draw the data and the units' artists
+            _draw_units(ax, run["x"], run["y"], *run[when], dead)
+            _titles_at(ax, 0.9)  # drawn with the units (they change together), not after
+            ax.set_axisbelow(True)  # the tick labels: a redraw then skips them (lib.blitting)
+        else:
+            _set_units(ax, run["x"], *run[when], dead)
         title = "at initialization" if when == "start" else f"after {steps} steps, lr = {lr:g}"
-        ax.set_title(f"{title}: {dead.sum()} of {len(dead)} units dead")
+        ax.title.set_text(f"{title}: {dead.sum()} of {len(dead)} units dead")
     end = fig.axes[1]
+    notes = [t for t in end.texts if not isinstance(t, Annotation)]
+    note = notes[0] if notes else end.text(0.02, 0.02, "", transform=end.transAxes)
     if not math.isfinite(run["loss"]):
-        end.text(0.5, 0.5, "diverged (loss NaN/inf)", transform=end.transAxes, ha="center",
+        note.set(text="diverged (loss NaN/inf)", position=(0.5, 0.5), ha="center",
                  color=plots.COLORS[3])
     else:
-        end.text(0.02, 0.02, f"train accuracy {run['acc']:.0%}", transform=end.transAxes)
+        note.set(text=f"train accuracy {run['acc']:.0%}", position=(0.02, 0.02), ha="left",
+                 color=mpl.rcParams["text.color"])
 
 
 # Each change retrains the net; the chapter redraws when a slider is released.

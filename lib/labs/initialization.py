@@ -163,62 +163,212 @@ def _read_only(arrays):
     return arrays
 
 
+class _Prefix:
+    """The forward pass of `propagate` for one (scheme, activation, width), grown layer by layer
+    on demand: layer l's weights, pre-activations and activations do not depend on the depth (one
+    random stream draws the inputs, then W_1, W_2, …), so every depth shares them. Only the
+    backward pass depends on the depth: its top gradient is drawn from the stream as it is
+    after W_depth (kept for every layer)."""
+
+    def __init__(self, scheme, activation, width, n_samples, seed):
+        self.f, self.df = _phi(activation)
+        self.weight, self.width = _weight_fn(scheme), width
+        self.rng = np.random.default_rng(seed)
+        self.h = [self.rng.standard_normal((n_samples, width))]  # h_0, h_1, …
+        self.w, self.y, self.states, self.act_std = [], [], [], []
+
+    def grow(self, depth):
+        while len(self.w) < depth:
+            w = self.weight((self.width, self.width), rng=self.rng)
+            y = self.h[-1] @ w.T
+            self.w.append(w)
+            self.y.append(y)
+            self.h.append(self.f(y))
+            self.act_std.append(self.h[-1].std())
+            self.states.append(self.rng.bit_generator.state)
+        return self
+
+    def grad_std(self, depth):
+        """std of δ_l, l = 1..depth, for the net of `depth` layers (as `propagate` draws it)."""
+        rng = np.random.Generator(type(self.rng.bit_generator)())
+        rng.bit_generator.state = self.states[depth - 1]
+        g = rng.standard_normal(self.h[depth].shape)
+        out = np.full(depth, np.nan)
+        for layer in range(depth, 0, -1):
+            delta = g * self.df(self.y[layer - 1])
+            out[layer - 1] = delta.std()
+            g = delta @ self.w[layer - 1]
+        return out
+
+
+@functools.lru_cache(maxsize=6)
+def _explorer_prefix(scheme, activation, width):
+    return _Prefix(scheme, activation, width, n_samples=64, seed=0)
+
+
 @functools.lru_cache(maxsize=64)
 def explorer_data(scheme, activation, depth, width):
-    """propagate() with 64 samples, keeping the first, middle and last layer (cached: the arrays
-    are shared between calls, so they are read-only)."""
-    data = propagate(scheme, activation, depth, width, n_samples=64, keep=_hist_layers(depth))
-    return _read_only(data)
+    """propagate(scheme, activation, depth, width, n_samples=64, keep=first, middle and last
+    layer)'s "act_std", "grad_std" and "activations" (the same numbers), computed fast: the
+    forward pass is shared by all depths (`_Prefix`), so a new depth only runs the backward
+    pass. Cached: the arrays are shared between calls, so they are read-only."""
+    if depth < 1 or width < 1:
+        raise ValueError(f"need depth, width >= 1, got {depth}, {width}")
+    prefix = _explorer_prefix(scheme, activation, width).grow(depth)
+    return _read_only({"act_std": np.array(prefix.act_std[:depth]),
+                       "grad_std": prefix.grad_std(depth),
+                       "activations": {layer: prefix.h[layer] for layer in _hist_layers(depth)}})
+
+
+def _clear_explorer_caches():
+    _explorer_data_cache_clear()
+    _explorer_prefix.cache_clear()
+
+
+# `measure_latency` clears a function's cache before timing it: clear the shared forward passes too
+_explorer_data_cache_clear = explorer_data.cache_clear
+explorer_data.cache_clear = _clear_explorer_caches
+
+EXPLORER_MAX_DEPTH = 30  # the depth slider's end: the left panel's fixed x range
+
+
+def _free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def _place_legend(legend, loc) -> None:
+    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    if getattr(legend, "corner", None) != loc:
+        legend.set_loc(loc)
+        legend.corner = loc
+
+
+def _titles_at(ax, zorder: float) -> None:
+    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
+    only if the empty left and right titles are in the same layer as it)."""
+    for title in (ax.title, ax._left_title, ax._right_title):
+        title.set_zorder(zorder)
+
+
+def _nice_ceil(value: float) -> float:
+    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 2, 5, 10) if m * decade >= value * (1 - 1e-12))
+
+
+def _std_limits(stds) -> tuple[float, float]:
+    """The left panel's y limits: whole decades around [min/2, 2·max], at least 1e-2 … 10 (so that
+    small changes do not look dramatic); limits change only when the data crosses a decade."""
+    finite = stds[np.isfinite(stds) & (stds > 0)]
+    if not finite.size:
+        return 1e-2, 10.0
+    lo = min(finite.min() / 2, 1e-2)
+    hi = max(finite.max() * 2, 10.0)
+    return (10.0 ** max(math.floor(math.log10(lo)), -300),
+            10.0 ** min(math.ceil(math.log10(hi)), 300))
+
+
+def _hist_range(hs) -> tuple[float, float]:
+    """The histograms' range: the activations' min and max rounded outwards to the 1-2-5 series
+    (0 if all values are on one side of it), so it changes only when they cross such a value."""
+    lo = min(float(h.min()) for h in hs)
+    hi = max(float(h.max()) for h in hs)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return -1.0, 1.0
+    lo = -_nice_ceil(-lo) if lo < 0 else 0.0
+    hi = _nice_ceil(hi) if hi > 0 else 0.0
+    return (lo, hi) if hi > lo else (-1.0, 1.0)
+
+
+def _set_lim(ax, x=None, y=None):
+    """Set limits only where they change (setting equal limits still redraws the ticks)."""
+    if x is not None and ax.get_xlim() != tuple(x):
+        ax.set_xlim(*x)
+    if y is not None and ax.get_ylim() != tuple(y):
+        ax.set_ylim(*y)
 
 
 def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, width=256):
-    """Redraw `explorer_figure`'s figure in place (both axes cleared and drawn again)."""
+    """Redraw `explorer_figure`'s figure in place: same artists, new data; limits change only
+    when the data crosses a decade (left) or a 1-2-5 value (right)."""
     data = explorer_data(scheme, activation, int(depth), int(width))
     layers = np.arange(1, depth + 1)
     ax, bx = fig.axes
-    ax.cla()
-    bx.cla()
-    ax.semilogy(layers, data["act_std"], "o-", ms=3, label="activations $h_l$")
-    ax.semilogy(layers, data["grad_std"], "s--", ms=3, label=r"gradients $\delta_l$")
-    ax.set_xlabel("layer $l$")
-    ax.set_ylabel("standard deviation (log scale)")
-    finite = np.concatenate([data["act_std"], data["grad_std"]])
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    if finite.size:  # span at least 1e-2..10 so that small changes do not look dramatic
-        ax.set_ylim(min(finite.min() / 2, 1e-2), max(finite.max() * 2, 10.0))
-    ax.set_title(f"{scheme}, {activation}, width {width}")
-    ax.legend(loc="best")
+    act, grad = ax.lines
+    act.set_data(layers, data["act_std"])
+    grad.set_data(layers, data["grad_std"])
+    _set_lim(ax, y=_std_limits(np.concatenate([data["act_std"], data["grad_std"]])))
+    ax.title.set_text(f"{scheme}, {activation}, width {width}")
     hs = data["activations"]
-    lo = min(float(h.min()) for h in hs.values())
-    hi = max(float(h.max()) for h in hs.values())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        lo, hi = -1.0, 1.0
-    elif hi <= lo:  # all values equal
-        lo, hi = lo - 1.0, lo + 1.0
+    lo, hi = _hist_range(hs.values())
     bins = np.linspace(lo, hi, 61)
-    for i, (layer, h) in enumerate(hs.items()):
-        counts, _ = np.histogram(h, bins=bins)
-        bx.stairs(
-            counts / h.size,
-            bins,
-            lw=1.8,
-            color=COLORS[i],
-            label=f"layer {layer}: std {h.std():.2g}",
-        )
-    bx.set_xlabel("activation value $h_l$")
-    bx.set_ylabel("fraction of values")
-    bx.set_title("activation histograms")
-    bx.legend(loc="best", fontsize=9)
+    top = 0.0
+    for i, stairs in enumerate(bx.patches):
+        shown = i < len(hs)
+        stairs.set_visible(shown)
+        if shown:
+            layer, h = list(hs.items())[i]
+            counts, _ = np.histogram(h, bins=bins)
+            stairs.set_data(counts / h.size, bins)
+            stairs.set_label(f"layer {layer}: std {h.std():.2g}")
+            top = max(top, counts.max() / h.size)
+        else:
+            stairs.set_label("_hidden")
+    pad = 0.05 * (hi - lo)
+    _set_lim(bx, x=(lo - pad, hi + pad), y=(0.0, min(_nice_ceil(1.25 * top), 1.05)))
+    legend = bx.get_legend()
+    labels = [p.get_label() for p in bx.patches if p.get_visible()]
+    if legend is None or len(legend.get_texts()) != len(labels):
+        bx.legend(loc="best", fontsize=9)
+    else:
+        for text, label in zip(legend.get_texts(), labels, strict=True):
+            text.set_text(label)
+    _place_legend(ax.get_legend(), _free_corner(ax, (0.36, 0.24)))
+    bx.get_legend().stale = True  # "best" places it away from the data: draw it again with them
 
 
 @register_widget(update=_explorer_update, controls={
     "scheme": list(SCHEMES), "activation": list(ACTIVATIONS), "depth": (2, 30, 1),
     "width": (32, 256, 32)})
 def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=256) -> Figure:
-    """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale).
-    Right: histograms of h_l for the first, middle and last layer (N(0, 1) inputs)."""
+    """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale, layers
+    1..30 whatever the depth, so depths compare). Right: histograms of h_l for the first, middle
+    and last layer (N(0, 1) inputs), over their range rounded to 1-2-5 values."""
     fig = Figure(figsize=(10, 3.8))
-    fig.subplots(1, 2)
+    ax, bx = fig.subplots(1, 2)
+    for a in (ax, bx):
+        a.set_axisbelow(True)  # grid and ticks under the data, titles right above them: a
+        _titles_at(a, 0.9)  # redraw of the data then skips the tick labels (lib.blitting)
+    ax.plot([], [], "o-", ms=3, label="activations $h_l$")
+    ax.plot([], [], "s--", ms=3, label=r"gradients $\delta_l$")
+    ax.set_yscale("log")
+    ax.set(xlim=(0.5 - 0.05 * EXPLORER_MAX_DEPTH, 0.05 * EXPLORER_MAX_DEPTH + EXPLORER_MAX_DEPTH),
+           xlabel="layer $l$", ylabel="standard deviation (log scale)")
+    ax.legend()
+    for i in range(3):
+        bx.stairs(np.zeros(60), np.linspace(-1, 1, 61), lw=1.8, color=COLORS[i])
+    bx.set(xlabel="activation value $h_l$", ylabel="fraction of values",
+           title="activation histograms")
     _explorer_update(fig, scheme, activation, depth, width)
     return fig
 
