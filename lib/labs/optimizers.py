@@ -272,8 +272,8 @@ def _race_contour(ax, s, memo):
 
 def _quadratic_contours(lines, q, memo) -> None:
     """Set ``lines`` to the contours of the quadratic ``q``: the ellipses ½ pᵀAp = c at the
-    levels a 30-level contour plot of its window picks and draws (`MaxNLocator`), coloured like it (Greys over the levels, alpha 0.8). Kept per
-    (κ, angle) in ``memo``."""
+    levels that a 30-level contour plot of its window picks and draws (`MaxNLocator`), coloured
+    like it (Greys over the levels, alpha 0.8). Kept per (κ, angle) in ``memo``."""
     key = ("contours", *_surface_key(q))
     if key not in memo:
         xx, yy = plots._grid(q.xlim, q.ylim, 120)
