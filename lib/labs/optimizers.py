@@ -208,7 +208,7 @@ def _race_update(fig, surface="quadratic", optimizers=RACE_OPTIMIZERS, lr=0.025,
         lowest.append(np.nanmin(gap))
     floor = _RACE_LOSS_FLOOR.get(surface) or _race_loss_floor(min(lowest, default=1e-16))
     _set_limits(ax_loss, (0, _race_step_top(steps)), (floor, state["top"]))
-    ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
+    _set_title(ax_loss, f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
     _show(state["note"], not runs)
     _race_legend(fig, state, [state["artists"][n][2] for n in RACE_OPTIMIZERS if n in runs])
 
@@ -220,6 +220,16 @@ def _set_limits(ax, xlim=None, ylim=None) -> None:
         ax.set_xlim(xlim)
     if ylim is not None and tuple(ax.get_ylim()) != tuple(map(float, ylim)):
         ax.set_ylim(ylim)
+
+
+def _set_title(ax, text, **kwargs) -> None:
+    """Set an axes' title where its text differs (`set_title` re-applies the title's font and
+    marks it as changed even when equal: the title would be redrawn at every blit)."""
+    if ax.get_title() != text:
+        if ax.get_title():
+            ax.title.set_text(text)
+        else:
+            ax.set_title(text, **kwargs)
 
 
 def _show(artist, visible) -> None:
@@ -613,8 +623,8 @@ def _ema_update(fig, beta1=0.9, beta2=0.999, steps=50, bias_correction=True):
     d_hat.set_data(t, tr["direction"])
     for line in (m_hat, d_hat):
         _show(line, bias_correction)
-    ax_m.set_title(f"first moment (β1 = {beta1:g})")
-    ax_d.set_title(f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
+    _set_title(ax_m, f"first moment (β1 = {beta1:g})")
+    _set_title(ax_d, f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
     xlim, ylim_m, ylim_d = _ema_limits(tr, steps)
     _set_limits(ax_m, xlim, ylim_m)
     _set_limits(ax_d, xlim, ylim_d)
@@ -827,7 +837,7 @@ def _schedule_update(fig, schedules=SCHEDULES, epochs=20, steps_per_epoch=50, lr
     _show(ax.texts[0], not schedules)
     if ax.get_yscale() != ("log" if log_scale else "linear"):
         ax.set_yscale("log" if log_scale else "linear")
-    ax.set_title(f"{epochs} epochs × {steps_per_epoch} steps", fontsize=10)
+    _set_title(ax, f"{epochs} epochs × {steps_per_epoch} steps", fontsize=10)
     xlim, ylim = _schedule_limits(epochs, lr, log_scale, min(lowest, default=lr / 1000))
     _set_limits(ax, xlim, ylim)
     shown = [line for line in ax.lines if line.get_visible()]
