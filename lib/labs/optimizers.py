@@ -175,15 +175,15 @@ def _race_update(fig, surface="quadratic", optimizers=RACE_OPTIMIZERS, lr=0.025,
     end star and loss curve per optimizer, hidden when not selected); a slider step only sets
     their data, so the redraw blits. condition_number and angle re-contour the quadratic (its
     contour data kept per value). Limits are fixed per surface (the loss panel's top, the path
-    panel) or change rarely: steps snap to `_RACE_STEP_TOPS`, the loss floor to 4-decade bins."""
-    unknown = [n for n in optimizers if n not in RACE_OPTIMIZERS]
-    if unknown:
-        raise ValueError(f"unknown optimizers {unknown}; choose from {list(RACE_OPTIMIZERS)}")
+    panel, the quadratic's loss floor) or change rarely: steps snap to `_RACE_STEP_TOPS`, the
+    other surfaces' loss floor to 4-decade bins."""
     state = getattr(fig, "_race", None)
     if state is None or state["surface"] != surface:
         quadratic = {"condition_number": condition_number, "angle": angle}
         state = _race_build(fig, get_surface(surface, **(quadratic if surface == "quadratic"
                                                           else {})))
+    if len(state["memo"]) > 1000:  # runs and contours kept for this figure: a bounded memory
+        state["memo"].clear()
     s, runs = _race_runs(state["memo"], surface, optimizers, lr, adaptive_lr, momentum, beta1,
                          beta2, steps, condition_number, angle)
     ax_path, ax_loss = fig.axes
@@ -316,8 +316,6 @@ def _race_build(fig, s: Surface) -> dict:
     for legend in list(fig.legends):
         legend.remove()
     memo = getattr(fig, "_race", {}).get("memo", {})
-    if len(memo) > 2000:
-        memo.clear()
     state = {"surface": surface, "memo": memo, "key": _surface_key(s), "legend": None}
     state["contour"] = _race_contour(ax_path, s, memo)
     for m in s.minima:
@@ -821,7 +819,7 @@ def _schedule_update(fig, schedules=SCHEDULES, epochs=20, steps_per_epoch=50, lr
     (schedule, epochs, steps_per_epoch) is computed once per figure at lr = 1 and scaled."""
     (ax,) = fig.axes
     memo = fig.__dict__.setdefault("_schedule_memo", {})
-    if len(memo) > 200:
+    if len(memo) > 60:  # (each up to 20 000 values)
         memo.clear()
     lowest = []
     for line in ax.lines:
