@@ -119,3 +119,40 @@ def test_choosing_a_surface_loads_its_defaults_and_redraws_once(monkeypatch):
 def test_the_lab_caches_nothing():
     """Every call computes afresh: no function of the lab hands out a cached object."""
     assert not any(hasattr(getattr(L, name), "cache_info") for name in dir(L))
+
+
+@pytest.mark.parametrize("f", [L.race_figure, L.ema_figure, L.schedule_figure],
+                         ids=lambda f: f.__name__)
+def test_slider_steps_keep_the_limits(f):
+    """Three arrow-key presses of any slider from the defaults keep every axes' limits (so the
+    redraw blits: lib.blitting draws in full when limits change), and the legends."""
+    defaults = widgets.default_params(f)
+    fig = f()
+    before = [(ax.get_xlim(), ax.get_ylim()) for ax in fig.axes]
+    legends = [leg for ax in fig.axes for leg in [ax.get_legend()] if leg] + fig.legends
+    for name, spec in _sliders(f.controls).items():
+        control = widgets.make_control(name, spec, defaults[name])
+        for value in widgets.next_values(control, 3):
+            f.update(fig, **{**defaults, name: value})
+            assert [(ax.get_xlim(), ax.get_ylim()) for ax in fig.axes] == before, (name, value)
+            now = [leg for ax in fig.axes for leg in [ax.get_legend()] if leg] + fig.legends
+            assert all(a is b for a, b in zip(now, legends, strict=True)), (name, value)
+        f.update(fig, **defaults)
+    plt.close(fig)
+
+
+def test_race_re_uses_runs_and_their_prefixes_exactly():
+    """The widget keeps runs per figure: a shorter run is the prefix of a longer one, and the
+    runs of one family do not depend on the other's lr; what it shows equals a fresh race."""
+    fig = L.race_figure()
+    for params in (dict(steps=130), dict(steps=110, adaptive_lr=0.1), dict(steps=120, lr=0.01),
+                   dict(condition_number=500.0, steps=20), dict(condition_number=500.0)):
+        L.race_figure.update(fig, **{**widgets.default_params(L.race_figure), **params})
+        s, runs = L.race_runs(**params)
+        paths = fig.axes[0].lines[1::2][: len(runs)]  # after the minimum marker: path, star, ...
+        for (name, run), line in zip(runs.items(), paths, strict=True):
+            np.testing.assert_array_equal(line.get_xydata(), run["xy"], err_msg=name)
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+            n if r["diverged_at"] is None else f"{n} (diverged at step {r['diverged_at']})"
+            for n, r in runs.items()]
+    plt.close(fig)

@@ -10,16 +10,19 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+import matplotlib
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from lib import experiments, plots, widgets
 from lib.experiments import SCHEDULES, RunSpec, schedule_lrs
 from lib.numpy_ref import schedules as sched
 from lib.numpy_ref.optim import Adam
 from lib.optim2d import SGD_FAMILY, make_optimizer, run_optimizer
-from lib.surfaces import LeastSquares2D, Saddle, Surface, get_surface
+from lib.surfaces import LeastSquares2D, Quadratic, Saddle, Surface, get_surface
 from lib.torch_impl import optim as lib_optim
 
 __all__ = [
@@ -126,6 +129,15 @@ def race_runs(
     At momentum 0, Nesterov's update is plain SGD's (PyTorch refuses ``nesterov=True`` with
     momentum 0), so it is run as SGD.
     """
+    return _race_runs({}, surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
+                      condition_number, angle)
+
+
+def _race_runs(memo, surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
+               condition_number, angle):
+    """`race_runs`, re-using the paths kept in ``memo`` (a dict: one figure's widget keeps
+    it): a run is the same whatever the optimizers or lr of the other family, and the first
+    ``steps`` steps of a longer run are the run of ``steps`` steps. Returns fresh arrays."""
     unknown = [n for n in optimizers if n not in RACE_OPTIMIZERS]
     if unknown:
         raise ValueError(f"unknown optimizers {unknown}; choose from {list(RACE_OPTIMIZERS)}")
@@ -134,35 +146,227 @@ def race_runs(
     runs = {}
     for name in optimizers:
         if name == "SGD" or (name == "Nesterov" and momentum == 0):
-            runs[name] = run_optimizer(s, "SGD", lr, steps)
+            args = ("SGD", lr, ())
         elif name in SGD_FAMILY:
-            runs[name] = run_optimizer(s, name, lr, steps, momentum=momentum)
+            args = (name, lr, (("momentum", momentum),))
         elif name in ("Adam", "AdamW"):
-            runs[name] = run_optimizer(s, name, adaptive_lr, steps, betas=(beta1, beta2))
+            args = (name, adaptive_lr, (("betas", (beta1, beta2)),))
         else:
-            runs[name] = run_optimizer(s, name, adaptive_lr, steps)
+            args = (name, adaptive_lr, ())
+        key = (_surface_key(s), *args)
+        kept = memo.get(key)
+        if kept is None or (kept["diverged_at"] is None and len(kept["xy"]) <= steps):
+            # a longer run than asked, once the slider moves past what was kept
+            length = steps if kept is None else max(steps, _race_step_top(steps))
+            kept = run_optimizer(s, args[0], args[1], length, **dict(args[2]))
+            memo[key] = kept
+        xy = kept["xy"][: steps + 1].copy()
+        diverged = kept["diverged_at"]
+        runs[name] = {"xy": xy, "loss": s.f(xy),
+                      "diverged_at": diverged if diverged is not None and diverged <= steps
+                      else None}
     return s, runs
 
 
 def _race_update(fig, surface="quadratic", optimizers=RACE_OPTIMIZERS, lr=0.025, adaptive_lr=0.3,
                  momentum=0.9, beta1=0.9, beta2=0.999, steps=100, condition_number=50.0,
                  angle=0.0):
-    """Redraw `race_figure`'s figure in place: both panels and the legend drawn again into the
-    same axes (the layout is kept)."""
-    s, runs = race_runs(surface, optimizers, lr, adaptive_lr, momentum, beta1, beta2, steps,
-                        condition_number, angle)
+    """Redraw `race_figure`'s figure in place. The artists are made once per surface (one path,
+    end star and loss curve per optimizer, hidden when not selected); a slider step only sets
+    their data, so the redraw blits. condition_number and angle re-contour the quadratic (its
+    contour data kept per value). Limits are fixed per surface (the loss panel's top, the path
+    panel, the quadratic's loss floor) or change rarely: steps snap to `_RACE_STEP_TOPS`, the
+    other surfaces' loss floor to 4-decade bins."""
+    state = getattr(fig, "_race", None)
+    if state is None or state["surface"] != surface:
+        quadratic = {"condition_number": condition_number, "angle": angle}
+        state = _race_build(fig, get_surface(surface, **(quadratic if surface == "quadratic"
+                                                          else {})))
+    if len(state["memo"]) > 1000:  # runs and contours kept for this figure: a bounded memory
+        state["memo"].clear()
+    s, runs = _race_runs(state["memo"], surface, optimizers, lr, adaptive_lr, momentum, beta1,
+                         beta2, steps, condition_number, angle)
+    ax_path, ax_loss = fig.axes
+    key = _surface_key(s)
+    if state["key"] != key:  # the quadratic's κ or angle: new contours, same limits
+        _quadratic_contours(state["contour"], s, state["memo"])
+        state["key"] = key
+    lowest = []
+    for name, (path, end, loss) in state["artists"].items():
+        run = runs.get(name)
+        for artist in (path, end, loss):
+            _show(artist, run is not None)
+        if run is None:
+            continue
+        xy = run["xy"]
+        path.set_data(xy[:, 0], xy[:, 1])
+        end.set_data(xy[-1:, 0], xy[-1:, 1])
+        gap = np.maximum(run["loss"] - s.f_min, 1e-16)
+        loss.set_data(np.arange(len(gap)), gap)
+        loss.set_label(name if run["diverged_at"] is None
+                       else f"{name} (diverged at step {run['diverged_at']})")
+        lowest.append(np.nanmin(gap))
+    floor = _RACE_LOSS_FLOOR.get(surface) or _race_loss_floor(min(lowest, default=1e-16))
+    _set_limits(ax_loss, (0, _race_step_top(steps)), (floor, state["top"]))
+    _set_title(ax_loss, f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
+    _show(state["note"], not runs)
+    _race_legend(fig, state, [state["artists"][n][2] for n in RACE_OPTIMIZERS if n in runs])
+
+
+def _set_limits(ax, xlim=None, ylim=None) -> None:
+    """Set an axes' limits where they differ (setting equal ones marks its axis as changed,
+    and the redraw would not blit)."""
+    if xlim is not None and tuple(ax.get_xlim()) != tuple(map(float, xlim)):
+        ax.set_xlim(xlim)
+    if ylim is not None and tuple(ax.get_ylim()) != tuple(map(float, ylim)):
+        ax.set_ylim(ylim)
+
+
+def _set_title(ax, text, **kwargs) -> None:
+    """Set an axes' title where its text differs (`set_title` re-applies the title's font and
+    marks it as changed even when equal: the title would be redrawn at every blit)."""
+    if ax.get_title() != text:
+        if ax.get_title():
+            ax.title.set_text(text)
+        else:
+            ax.set_title(text, **kwargs)
+
+
+def _show(artist, visible) -> None:
+    """set_visible where it changes (set_visible marks an artist as changed even when equal)."""
+    if artist.get_visible() != visible:
+        artist.set_visible(visible)
+
+
+# the loss panel's bottom: the quadratic's runs reach the 1e-16 floor of the gaps (RMSprop at
+# the defaults), so its panel always shows down to it; the other surfaces' panels use
+# `_race_loss_floor`
+_RACE_LOSS_FLOOR = {"quadratic": 1e-17}
+
+# the loss panel's x axis ends at the first of these ≥ steps (so most steps keep the limits)
+_RACE_STEP_TOPS = (20, 50, 150, 300, 500)
+
+
+def _race_step_top(steps) -> int:
+    return next((top for top in _RACE_STEP_TOPS if steps <= top), int(steps))
+
+
+def _race_loss_floor(lowest) -> float:
+    """The loss panel's bottom: a decade below the 4-decade bin of the lowest gap shown (gaps
+    are floored at 1e-16, so at most 1e-17); it changes only when a run crosses a bin."""
+    return 10.0 ** (4 * np.floor(np.log10(lowest) / 4 + 1e-9) - 1)
+
+
+def _surface_key(s) -> tuple:
+    return (s.name, getattr(s, "condition_number", None), getattr(s, "angle", None))
+
+
+def _race_contour(ax, s, memo):
+    """The surface's contour lines (as `plots.contour_trajectories` draws them), below the paths.
+    The quadratic's are exact ellipses in one LineCollection, so that a new κ or angle only
+    sets its segments (`_quadratic_contours`); its levels are those a contour plot picks."""
+    if not isinstance(s, Quadratic):
+        xx, yy = plots._grid(s.xlim, s.ylim, 120)
+        zz = np.asarray(_surface_f(s)(xx, yy), dtype=float)
+        levels = 30
+        if s.log_scale:
+            lo, span = np.nanmin(zz), np.nanmax(zz) - np.nanmin(zz)
+            levels = lo + np.geomspace(1e-3 * span, span, 30)
+        return ax.contour(xx, yy, zz, levels=levels, cmap="Greys", linewidths=0.8, alpha=0.8,
+                          zorder=1.9)
+    lines = LineCollection([], linewidths=0.8, zorder=1.9)
+    ax.add_collection(lines, autolim=False)
+    _quadratic_contours(lines, s, memo)
+    return lines
+
+
+def _quadratic_contours(lines, q, memo) -> None:
+    """Set ``lines`` to the contours of the quadratic ``q``: the ellipses ½ pᵀAp = c at the
+    levels that a 30-level contour plot of its window picks and draws (`MaxNLocator`), coloured
+    like it (Greys over the levels, alpha 0.8). Kept per (κ, angle) in ``memo``."""
+    key = ("contours", *_surface_key(q))
+    if key not in memo:
+        xx, yy = plots._grid(q.xlim, q.ylim, 120)
+        zz = q.f(np.stack([xx, yy], axis=-1))
+        lo, hi = float(zz.min()), float(zz.max())
+        levels = MaxNLocator(31, min_n_ticks=1).tick_values(lo, hi)
+        under, over = np.flatnonzero(levels < lo), np.flatnonzero(levels > hi)
+        levels = levels[(under[-1] if len(under) else 0):(over[0] + 1 if len(over) else None)]
+        shade = (levels - levels.min()) / (levels.max() - levels.min())  # as ContourSet's norm
+        drawn = (levels > lo) & (levels < hi)  # the levels the grid's contour plot draws
+        levels, shade = levels[drawn], shade[drawn]
+        t = np.linspace(0, 2 * np.pi, 181)
+        c, s = np.cos(np.radians(q.angle)), np.sin(np.radians(q.angle))
+        unit = np.stack([np.cos(t), np.sin(t) / np.sqrt(q.condition_number)], axis=1)
+        unit = unit @ np.array([[c, s], [-s, c]])  # rows: R (cos t, sin t / √κ)
+        segments = [np.sqrt(2 * level) * unit for level in levels]
+        memo[key] = (segments, matplotlib.colormaps["Greys"](shade, alpha=0.8))
+    segments, colors = memo[key]
+    lines.set_segments(segments)
+    lines.set_color(colors)
+
+
+def _race_build(fig, s: Surface) -> dict:
+    """Make the race's artists for the surface ``s`` (a new surface: new limits, one full
+    redraw)."""
+    surface = s.name
     ax_path, ax_loss = fig.axes
     for ax in (ax_path, ax_loss):
         ax.cla()
-    for legend in fig.legends:
+    for legend in list(fig.legends):
         legend.remove()
-    _draw_race(s, runs, ax_path, ax_loss)
+    memo = getattr(fig, "_race", {}).get("memo", {})
+    state = {"surface": surface, "memo": memo, "key": _surface_key(s), "legend": None}
+    state["contour"] = _race_contour(ax_path, s, memo)
+    for m in s.minima:
+        ax_path.plot(*m, "P", color="black", markersize=9, zorder=3)
+    state["artists"] = {}
+    for i, name in enumerate(RACE_OPTIMIZERS):
+        color = plots.COLORS[i % len(plots.COLORS)]
+        (path,) = ax_path.plot([], [], "-", marker=".", markersize=3, color=color, lw=1.4)
+        (end,) = ax_path.plot([], [], "*", color=color, markersize=11)
+        (loss,) = ax_loss.plot([], [], color=color, label=name)
+        state["artists"][name] = (path, end, loss)
+    ax_path.plot(*s.start, "o", color="black", markersize=6)
+    ax_path.set_xlim(s.xlim)
+    ax_path.set_ylim(s.ylim)
+    ax_path.set_xlabel("x")
+    ax_path.set_ylabel("y")
     ax_path.set_title(f"{surface}: paths (● start, ✚ minima, ★ end)")
-    ax_loss.set_title(f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
-    if not runs:
-        ax_loss.set(yscale="linear", xlim=(0, 1), ylim=(0, 1))
-        plots.note(ax_loss, "select at least one optimizer", clear=True)
-    _legend_below(fig, ax_loss)
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("f − f_min (log scale)")
+    # a diverging run leaves the plot at the top instead of squashing the others: 10 × the
+    # start's gap (the quadratic: its largest over the sliders, κ ≤ 1000 and any angle)
+    if surface == "quadratic":
+        kappa = RACE_CONTROLS["condition_number"].max
+        start_gap = 0.5 * kappa * float(s.start @ s.start)
+    else:
+        start_gap = float(s.f(s.start)) - s.f_min
+    state["top"] = 10 * start_gap
+    ax_loss.text(0.5, 0.5, "select at least one optimizer", transform=ax_loss.transAxes,
+                 ha="center", va="center", color="grey", fontsize=11, visible=False)
+    state["note"] = ax_loss.texts[-1]
+    fig._race = state
+    return state
+
+
+def _race_legend(fig, state, lines) -> None:
+    """One legend under both panels for the shown loss curves: made again only when the
+    selection changes; otherwise only its texts follow the labels (a diverged run's step)."""
+    names = tuple(id(line) for line in lines)
+    legend = state["legend"]
+    if legend is None or state["legend_lines"] != names:
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(lines, [line.get_label() for line in lines],
+                            loc="outside lower center", ncols=max(1, min(4, len(lines))),
+                            fontsize=9) if lines else None
+        state["legend"], state["legend_lines"] = legend, names
+        return
+    for text, line in zip(legend.get_texts(), lines, strict=True):
+        if text.get_text() != line.get_label():
+            text.set_text(line.get_label())
 
 
 # the race's controls; choosing a surface loads its RACE_DEFAULTS (lr, adaptive_lr, steps)
@@ -347,14 +551,19 @@ def effective_lr_figure(gradients, traces: dict):
 # ----------------------------------------------------------------------------- Adam
 
 
+def _ema_gradients(steps, mean=1.0, noise=0.5, seed=0) -> np.ndarray:
+    """The noisy gradients g_t ~ N(mean, noise²) of `ema_trace` (the first ``steps`` of one
+    sequence: more steps add gradients, they do not change the first ones)."""
+    return mean + noise * np.random.default_rng(seed).standard_normal(steps)
+
+
 def ema_trace(beta1=0.9, beta2=0.999, steps=50, mean=1.0, noise=0.5, seed=0) -> dict:
     """Adam's moment estimates for noisy scalar gradients g_t ~ N(mean, noise²).
 
     Returns g, m (raw), m_hat = m/(1 − β1^t), v, v_hat = v/(1 − β2^t) and the Adam direction
     m/√v and m_hat/√v_hat (ε = 0), computed with `lib.numpy_ref.optim.Adam`'s state.
     """
-    rng = np.random.default_rng(seed)
-    g = mean + noise * rng.standard_normal(steps)
+    g = _ema_gradients(steps, mean, noise, seed)
     theta = np.zeros(1)
     opt = Adam({"w": theta}, lr=1e-3, betas=(beta1, beta2))  # ε does not enter m or v
     rows = []
@@ -374,26 +583,54 @@ def ema_trace(beta1=0.9, beta2=0.999, steps=50, mean=1.0, noise=0.5, seed=0) -> 
     }
 
 
+# the x axis ends at the first of these ≥ steps (most steps of the slider keep the limits)
+_EMA_STEP_TOPS = (10, 20, 40, 70, 100, 150, 200)
+
+
+def _ema_limits(tr, steps) -> tuple:
+    """(x limits, first-moment panel's y limits, step panel's y limits) of `ema_figure`.
+
+    Left: fixed, the range of all the gradients the steps slider can show (m and m̂ are
+    averages of them, m starting from 0), with 5 % margins. Right: from 0 to 10, or to 20
+    where the raw step goes above 10 (a small β1 with a large β2), so that moving β2 keeps the
+    axis and shows the raw step shrink. x: 0 to the first of `_EMA_STEP_TOPS` ≥ steps.
+    """
+    g = _ema_gradients(EMA_CONTROLS["steps"][1])
+    lo, hi = min(0.0, g.min()), g.max()
+    pad = 0.05 * (hi - lo)
+    shown = np.concatenate([tr["direction_raw"], tr["direction"]])
+    top = 10.0 if shown.max() <= 10 / 1.05 else 20.0 * np.ceil(shown.max() * 1.05 / 20)
+    bottom = 0.0 if shown.min() >= 0 else 1.05 * shown.min()
+    right = next((t for t in _EMA_STEP_TOPS if steps <= t), steps)
+    return (0, right), (lo - pad, hi + pad), (bottom, top)
+
+
 def _ema_update(fig, beta1=0.9, beta2=0.999, steps=50, bias_correction=True):
-    """Redraw `ema_figure`'s figure in place (its lines, legends, titles and limits)."""
+    """Redraw `ema_figure`'s figure in place: its lines' data, the titles (the β values), the
+    limits where they change (rarely, see `_ema_limits`) and the legends where the checkbox
+    shows or hides the corrected curves."""
     tr = ema_trace(beta1, beta2, steps)
     t = np.arange(1, steps + 1)
     ax_m, ax_d = fig.axes
     g, _, m, m_hat = ax_m.lines
     g.set_data(t, tr["g"])
     m.set_data(t, tr["m"])
-    m.set_label(f"raw EMA m_t (β1 = {beta1:g})")
     m_hat.set_data(t, tr["m_hat"])
     d_raw, d_hat, _ = ax_d.lines
     d_raw.set_data(t, tr["direction_raw"])
     d_hat.set_data(t, tr["direction"])
     for line in (m_hat, d_hat):
-        line.set_visible(bias_correction)
-    ax_d.set_title(f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
-    for ax, loc in ((ax_m, "lower right"), (ax_d, "best")):
-        widgets.rescale(ax)
-        ax.legend(handles=[h for h in ax.lines if h.get_visible() and h.get_label()[0] != "_"],
-                  fontsize=8, loc=loc)
+        _show(line, bias_correction)
+    _set_title(ax_m, f"first moment (β1 = {beta1:g})")
+    _set_title(ax_d, f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
+    xlim, ylim_m, ylim_d = _ema_limits(tr, steps)
+    _set_limits(ax_m, xlim, ylim_m)
+    _set_limits(ax_d, xlim, ylim_d)
+    for ax, loc in ((ax_m, "lower right"), (ax_d, "upper right")):
+        handles = [h for h in ax.lines if h.get_visible() and h.get_label()[0] != "_"]
+        legend = ax.get_legend()
+        if legend is None or getattr(legend, "_shown", None) != handles:
+            ax.legend(handles=handles, fontsize=8, loc=loc)._shown = handles
 
 
 EMA_CONTROLS = {
@@ -413,10 +650,9 @@ def ema_figure(
     fig, (ax_m, ax_d) = plots.new_figure(ncols=2, size=(11, 4))
     ax_m.plot([], [], ".", color="grey", label="gradients g_t")
     ax_m.axhline(1.0, color="black", lw=1, ls=":", label="true mean")
-    ax_m.plot([], [], color=plots.COLORS[3])
+    ax_m.plot([], [], color=plots.COLORS[3], label="raw EMA m_t")
     ax_m.plot([], [], color=plots.COLORS[0], label="corrected m_t / (1 − β1^t)")
     ax_m.set_xlabel("step t")
-    ax_m.set_title("first moment")
     ax_d.plot([], [], color=plots.COLORS[3], label="raw m_t / √v_t")
     ax_d.plot([], [], color=plots.COLORS[0], label="corrected m̂_t / √v̂_t")
     ax_d.axhline(1.0, color="black", lw=1, ls=":")
@@ -552,28 +788,63 @@ def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
 # ----------------------------------------------------------------------------- schedules
 
 
+# the x axis (epochs) ends at the first of these ≥ epochs (most slider steps keep the limits)
+_SCHEDULE_EPOCH_TOPS = (5, 10, 15, 25, 40, 60, 80, 100)
+
+
+def _nice_ceiling(x) -> float:
+    """The smallest 1, 2 or 5 × 10^k that is ≥ x (x > 0)."""
+    decade = 10.0 ** np.floor(np.log10(x))
+    return next(m * decade for m in (1, 2, 5, 10) if x <= m * decade * (1 + 1e-9))
+
+
+def _schedule_limits(epochs, lr, log_scale, lowest) -> tuple:
+    """(x limits, y limits) of `schedule_figure`: x from 0 to the first of
+    `_SCHEDULE_EPOCH_TOPS` ≥ epochs; y up to the first 1-2-5 value ≥ lr (every schedule peaks
+    at lr) with a 5 % margin, from 0 (linear) or from the decade below the lowest lr shown (log
+    scale). They change only when epochs, lr or the lowest lr cross those steps."""
+    right = next((t for t in _SCHEDULE_EPOCH_TOPS if epochs <= t), epochs)
+    top = _nice_ceiling(lr)
+    if log_scale:
+        bottom = 10.0 ** np.floor(np.log10(lowest) - 0.05)
+        return (0, right), (bottom, top * 10 ** (0.05 * np.log10(top / bottom)))
+    return (0, right), (-0.05 * top, 1.05 * top)
+
+
 def _schedule_update(fig, schedules=SCHEDULES, epochs=20, steps_per_epoch=50, lr=0.1,
                      log_scale=False):
     """Redraw `schedule_figure`'s figure in place: one line per named schedule, hidden unless
-    selected; a note when none is."""
+    selected; a note when none is. The x axis is in epochs (each step at its fraction of an
+    epoch), so steps_per_epoch keeps the limits; a schedule is proportional to lr, so each
+    (schedule, epochs, steps_per_epoch) is computed once per figure at lr = 1 and scaled."""
     (ax,) = fig.axes
+    memo = fig.__dict__.setdefault("_schedule_memo", {})
+    if len(memo) > 60:  # (each up to 20 000 values)
+        memo.clear()
+    lowest = []
     for line in ax.lines:
         name = line.get_label()
-        line.set_visible(name in schedules)
+        _show(line, name in schedules)
         if name in schedules:
-            lrs = schedule_lrs(name, epochs, steps_per_epoch, lr)
-            line.set_data(np.arange(1, len(lrs) + 1), lrs)
-    ax.texts[0].set_visible(not schedules)
-    ax.set_yscale("log" if log_scale else "linear")
-    ax.set_xlabel(f"step ({steps_per_epoch} per epoch)")
-    widgets.rescale(ax)
+            key = (name, epochs, steps_per_epoch)
+            if key not in memo:
+                memo[key] = schedule_lrs(name, epochs, steps_per_epoch, 1.0)
+            lrs = lr * memo[key]
+            line.set_data(np.arange(len(lrs)) / steps_per_epoch, lrs)
+            lowest.append(lrs.min())
+    _show(ax.texts[0], not schedules)
+    if ax.get_yscale() != ("log" if log_scale else "linear"):
+        ax.set_yscale("log" if log_scale else "linear")
+    _set_title(ax, f"{epochs} epochs × {steps_per_epoch} steps", fontsize=10)
+    xlim, ylim = _schedule_limits(epochs, lr, log_scale, min(lowest, default=lr / 1000))
+    _set_limits(ax, xlim, ylim)
     shown = [line for line in ax.lines if line.get_visible()]
-    if shown:
-        ax.legend(handles=shown, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    else:
-        ax.set(xlim=(0, 1), ylim=(0, 1))
-        if ax.get_legend():
-            ax.get_legend().remove()
+    legend = ax.get_legend()
+    if shown and (legend is None or getattr(legend, "_shown", None) != shown):
+        ax.legend(handles=shown, fontsize=9, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))._shown = shown
+    elif not shown and legend is not None:
+        legend.remove()
 
 
 SCHEDULE_CONTROLS = {
@@ -593,7 +864,7 @@ def schedule_figure(
     lr: float = 0.1,
     log_scale: bool = False,
 ):
-    """The learning rate applied at every step under each schedule."""
+    """The learning rate applied at every step under each schedule, against the epoch."""
     unknown = [n for n in schedules if n not in SCHEDULES]
     if unknown:
         raise ValueError(f"unknown schedules {unknown}; choose from {list(SCHEDULES)}")
@@ -601,6 +872,7 @@ def schedule_figure(
     for name in SCHEDULES:
         ax.plot([], [], label=name)
     plots.note(ax, "select at least one schedule")
+    ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     _schedule_update(fig, schedules, epochs, steps_per_epoch, lr, log_scale)
     return fig
