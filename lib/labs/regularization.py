@@ -628,14 +628,20 @@ class _PixelImage(AxesImage):
     the image takes the colour of the data pixel under that centre. For an image upsampled ≥ 3×
     (where matplotlib's "auto" interpolation is "nearest") the picture is the same as
     AxesImage's, pixel for pixel, at about a third of the cost per draw (no resampling
-    machinery): the augmentation grid redraws twenty of them per slider step. Linear axes only;
-    the image must lie inside its axes (no clipping)."""
+    machinery): the augmentation grid redraws twenty of them per slider step. 2-D data, a
+    scalar alpha at most, linear axes; the image must lie inside its axes (no clipping)."""
 
     _index_key, _index = None, None
 
     def make_image(self, renderer, magnification=1.0, unsampled=False):
         box = self.get_window_extent(renderer)
-        rgba = np.ascontiguousarray(self.to_rgba(self.get_array(), bytes=True))
+        data = self.get_array()
+        if data.ndim != 2:
+            raise ValueError("_PixelImage draws 2-D data (through its colormap) only")
+        rgba = np.ascontiguousarray(self.to_rgba(data, bytes=True))
+        alpha = self.get_alpha()
+        if alpha is not None:  # a scalar alpha, applied as AxesImage does (truncated to uint8)
+            rgba[..., 3] = rgba[..., 3].astype(np.float32) * self._get_scalar_alpha()
         h, w = rgba.shape[:2]
         key = (box.bounds, h, w, self.origin)
         if key != self._index_key:  # per screen pixel: the flat index of the data pixel
@@ -649,6 +655,16 @@ class _PixelImage(AxesImage):
         index, x0, y0 = self._index
         pixels = rgba.view(np.uint32).reshape(-1)[index]  # one RGBA pixel = 4 bytes
         return pixels.view(np.uint8).reshape(*index.shape, 4), x0, y0, IdentityTransform()
+
+
+def _pixel_imshow(ax, data, extent=None, aspect="equal", **kwargs):
+    """`ax.imshow(data, ...)` with a `_PixelImage` (kwargs: cmap, norm, origin, alpha, ...)."""
+    image = _PixelImage(ax, **kwargs)
+    image.set_data(data)
+    image.set_extent(image.get_extent() if extent is None else extent)
+    ax.add_image(image)
+    ax.set_aspect(aspect)
+    return image
 
 
 def _augment_grid_update(fig, transform="crop", strength=0.5, seed=0):
@@ -674,11 +690,9 @@ def augment_grid_figure(transform="crop", strength=0.5, seed=0):
     for r in range(4):
         for c in range(6):
             ax = axes[r, c]
-            image = _PixelImage(ax, cmap="gray_r", norm=Normalize(0, 1))
-            image.set_data(rows[r])
-            image.set_extent(image.get_extent())
-            ax.add_image(image)  # as imshow: 28 × 28 pixels of equal aspect, row 0 on top
-            ax.set(xlim=(-0.5, 27.5), ylim=(27.5, -0.5), aspect="equal", xticks=[], yticks=[])
+            _pixel_imshow(ax, rows[r], cmap="gray_r", norm=Normalize(0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
             if r == 0:
                 ax.set_title("original" if c == 0 else f"draw {c}", fontsize=9)
     fig.suptitle("", fontsize=10)
