@@ -36,6 +36,8 @@ def test_projection_figure_redrawn_in_place_shows_the_new_experiment():
     heights = [b.get_height() for b in art["bars"]]
     assert heights == [res["grid_best"], res["random_best"]]
     assert "25 grid trials try 5 values" in fig.axes[0].get_title()
+    assert art["max_label"].get_text() == "max 1.50" and art["max"].get_ydata()[0] == 1.5
+    assert fig.axes[1].get_ylim() == (0, 2.3)  # fixed: the largest maximum (weight 1) fits
 
 
 def test_bo_figure_steps_through_the_iterations():
@@ -49,6 +51,10 @@ def test_bo_figure_steps_through_the_iterations():
     assert np.allclose(fig._bo["next"].get_data()[0], [s["x_next"]])
     # the next point maximises EI on the grid (up to the grid spacing)
     assert abs(s["x_grid"][np.argmax(s["ei"])] - s["x_next"]) < 0.01
+    # EI drawn as a share of its maximum (fixed axis), the maximum written beside the peak
+    assert np.allclose(fig._bo["ei"].get_ydata(), s["ei"] / s["ei"].max())
+    assert fig._bo["ei_max"].get_text() == f"max EI {s['ei'].max():.2g}"
+    assert fig.axes[1].get_ylim() == (0, 1.15)
 
 
 def test_log_sampling_shares():

@@ -13,6 +13,7 @@ import functools
 import math
 import warnings
 
+import matplotlib as mpl
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -23,6 +24,7 @@ from lib import bayesopt, halving, plots, search, sick_runs, tuning, widgets
 from lib.data import fashion_mnist
 from lib.doctor import Vitals
 from lib.experiments import run
+from lib.labs.regularization import _pixel_imshow
 from lib.train import fit
 
 __all__ = [
@@ -214,39 +216,73 @@ def gallery_figure(histories: dict) -> Figure:
 
 # ----------------------------------------------------- grid vs random: the projection argument
 
+
+def _static_grid(ax, xticks=None, yticks=None) -> None:
+    """Fix ax's ticks (the given ones, else those of now), draw its grid as plain lines where
+    the axis drew it (same style, same place in the drawing order) and move the axis itself
+    (ticks, tick labels, axis label: what a slider never changes) to the bottom of the drawing
+    order. The picture is the same; but the
+    artists a slider changes (an image at the bottom, a title at the top) no longer enclose the
+    tick labels, so a blitted step does not redraw them (they cost 10-30 ms a step)."""
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    if yticks is not None:
+        ax.set_yticks(yticks)
+    xticks, yticks = ax.get_xticks(), ax.get_yticks()
+    style = {"color": mpl.rcParams["grid.color"], "linestyle": mpl.rcParams["grid.linestyle"],
+             "linewidth": mpl.rcParams["grid.linewidth"], "alpha": mpl.rcParams["grid.alpha"],
+             "zorder": ax.xaxis.get_zorder()}
+    if mpl.rcParams["axes.grid"]:
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        for t in xticks:
+            if x0 <= t <= x1:
+                ax.axvline(t, **style)
+        for t in yticks:
+            if y0 <= t <= y1:
+                ax.axhline(t, **style)
+    ax.grid(False)
+    ax.xaxis.set_zorder(-1)
+    ax.yaxis.set_zorder(-1)
+
+
 PROJECTION_CONTROLS = {"n_trials": (4, 64, 1), "weight": (0.0, 1.0, 0.05)}
 _PX = np.linspace(0, 1, 81)  # the background image: enough for a bump of width 0.05
 
 
 def _projection_update(fig, n_trials=9, weight=0.05):
+    """Redraw `projection_figure`'s figure in place. Only the artists whose parameter changed
+    are touched (the image, the points and the titles each depend on one slider): a blitted
+    step then redraws only those."""
     res = search.projection_experiment(n_trials, seeds=range(25), weight=weight)
     ax_xy, ax_best = fig.axes[:2]
     art = fig._projection
-    peak = res["peak"]
-    gx, gy = np.meshgrid(_PX, _PX, indexing="xy")
-    z = search.projection_objective(gx, gy, peak, weight=weight)
-    art["image"].set_data(z)
-    art["image"].set_clim(float(z.min()), float(z.max()))
-    art["grid"].set_offsets(res["grid_xy"])
-    art["random"].set_offsets(res["random_xy"])
-    art["grid_rug"].set_offsets(np.column_stack([res["grid_xy"][:, 0],
-                                                 np.full(len(res["grid_xy"]), -0.035)]))
-    art["random_rug"].set_offsets(np.column_stack([res["random_xy"][:, 0],
-                                                   np.full(len(res["random_xy"]), -0.085)]))
-    art["peak"].set_xdata([peak, peak])
-    ax_xy.set_title(f"{res['grid_trials']} grid trials try {res['grid_distinct_x']} values of x; "
-                    f"{res['random_trials']} random trials try {res['random_distinct_x']}",
-                    fontsize=10)
+    shown_n, shown_weight = art.get("shown", (None, None))
+    if weight != shown_weight:
+        gx, gy = np.meshgrid(_PX, _PX, indexing="xy")
+        z = search.projection_objective(gx, gy, res["peak"], weight=weight)
+        art["image"].set_data(z)
+        art["image"].set_clim(float(z.min()), float(z.max()))
+        top = 1 + weight
+        art["max"].set_ydata([top, top])
+        art["max_label"].set(y=top, text=f"max {top:.2f}")
+    if n_trials != shown_n:
+        art["grid"].set_offsets(res["grid_xy"])
+        art["random"].set_offsets(res["random_xy"])
+        art["grid_rug"].set_offsets(np.column_stack([res["grid_xy"][:, 0],
+                                                     np.full(len(res["grid_xy"]), -0.035)]))
+        art["random_rug"].set_offsets(np.column_stack([res["random_xy"][:, 0],
+                                                       np.full(len(res["random_xy"]), -0.085)]))
+        ax_xy.set_title(f"{res['grid_trials']} grid trials try {res['grid_distinct_x']} values "
+                        f"of x; {res['random_trials']} random trials try "
+                        f"{res['random_distinct_x']}", fontsize=10)
+    if shown_n is None:  # the bump of the first seed: the same for every n_trials and weight
+        art["peak"].set_xdata([res["peak"], res["peak"]])
     for bar, v in zip(art["bars"], (res["grid_best"], res["random_best"]), strict=True):
         bar.set_height(v)
-    for text, v, bar in zip(art["labels"], (res["grid_best"], res["random_best"]), art["bars"],
-                            strict=True):
+    for text, v in zip(art["labels"], (res["grid_best"], res["random_best"]), strict=True):
         text.set_text(f"{v:.3f}")
         text.set_y(v + 0.02)
-    top = 1 + weight
-    ax_best.set_ylim(0, top * 1.15)
-    art["max"].set_ydata([top, top])
-    ax_best.set_title(f"median best f over 25 draws (max {top:.2f})", fontsize=10)
+    art["shown"] = (n_trials, weight)
 
 
 @widgets.register_widget(controls=PROJECTION_CONTROLS, update=_projection_update)
@@ -257,8 +293,8 @@ def projection_figure(n_trials: int = 9, weight: float = 0.05) -> Figure:
     (below the axis). Right: the best f found, median over 25 positions of the bump."""
     fig = Figure(figsize=(11, 4.2))
     ax_xy, ax_best = fig.subplots(1, 2, width_ratios=[1.7, 1])
-    image = ax_xy.imshow(np.zeros((len(_PX), len(_PX))), origin="lower", extent=(0, 1, 0, 1),
-                         cmap="Greys", aspect="auto", alpha=0.6)
+    image = _pixel_imshow(ax_xy, np.zeros((len(_PX), len(_PX))), origin="lower",
+                          extent=(0, 1, 0, 1), cmap="Greys", aspect="auto", alpha=0.6)
     grid = ax_xy.scatter([], [], marker="s", s=40, color="C1", label="grid")
     rand = ax_xy.scatter([], [], marker="o", s=18, color="C0", label="random")
     grid_rug = ax_xy.scatter([], [], marker="|", s=50, color="C1")
@@ -266,16 +302,22 @@ def projection_figure(n_trials: int = 9, weight: float = 0.05) -> Figure:
     ax_xy.axhline(0, color="0.3", lw=0.8)
     (peak,) = ax_xy.plot([0.5, 0.5], [0, 1], color="C3", lw=1, ls="--", label="best x")
     ax_xy.set(xlim=(0, 1), ylim=(-0.11, 1), xlabel="x (important)", ylabel="y (unimportant)")
+    _static_grid(ax_xy, np.linspace(0, 1, 6), np.linspace(0, 1, 6))
     ax_xy.legend(fontsize=8, loc="upper right", framealpha=0.9)
     bars = ax_best.bar([0, 1], [0, 0], color=["C1", "C0"], width=0.6)
     labels = [ax_best.text(i, 0, "", ha="center", fontsize=10) for i in (0, 1)]
     (top,) = ax_best.plot([-0.5, 1.5], [1, 1], color="0.4", ls=":", lw=1)
+    max_label = ax_best.text(1.48, 1, "", ha="right", va="bottom", fontsize=8, color="0.4")
+    ax_best.set_title("median best f over 25 draws", fontsize=10)
     ax_best.set_xticks([0, 1], ["grid", "random"])
     ax_best.set_xlim(-0.5, 1.5)
+    # fixed: room for the largest maximum, 1 + weight = 2 (a step redraws bars and texts only)
+    ax_best.set_ylim(0, (1 + PROJECTION_CONTROLS["weight"][1]) * 1.15)
     ax_best.set_ylabel("best f found")
+    _static_grid(ax_best, yticks=np.arange(0, 2.1, 0.5))
     fig._projection = {"image": image, "grid": grid, "random": rand, "grid_rug": grid_rug,
                        "random_rug": random_rug, "peak": peak, "bars": bars, "labels": labels,
-                       "max": top}
+                       "max": top, "max_label": max_label}
     _projection_update(fig, n_trials, weight)
     return fig
 
@@ -427,37 +469,44 @@ def _bo_update(fig, iteration=1):
     art["band"].set_verts(_band(x, s["mean"] - 2 * s["std"], s["mean"] + 2 * s["std"]))
     art["points"].set_data(s["X"], s["y"])
     art["next"].set_data([s["x_next"]], [s["y_next"]])
-    ei = s["ei"]
-    art["ei"].set_data(x, ei)
+    # EI shrinks by orders of magnitude as the GP grows sure (1.5 to 1e-6 here): drawn as a
+    # share of its maximum on a fixed axis, the maximum itself written at the peak
+    ei_max = max(float(s["ei"].max()), 1e-300)
+    art["ei"].set_data(x, s["ei"] / ei_max)
     art["ei_next"].set_xdata([s["x_next"], s["x_next"]])
-    ax_f, ax_ei = fig.axes
-    ax_ei.set_ylim(0, max(float(ei.max()), 1e-12) * 1.15)
-    ax_f.set_title(f"iteration {iteration}: {len(s['X'])} evaluations, best "
-                   f"{s['y'].min():.3f} (global minimum {bayesopt.FORRESTER_MIN[1]:.3f}); "
-                   f"fitted length scale {s['length_scale']:.3f}", fontsize=10)
+    left = s["x_next"] < 0.5
+    art["ei_max"].set(x=s["x_next"] + (0.01 if left else -0.01), ha="left" if left else "right",
+                      text=f"max EI {ei_max:.2g}")
+    fig.axes[0].set_title(f"iteration {iteration}: {len(s['X'])} evaluations, best "
+                          f"{s['y'].min():.3f}; fitted length scale {s['length_scale']:.3f}",
+                          fontsize=10)
 
 
 @widgets.register_widget(controls=BO_CONTROLS, update=_bo_update)
 def bo_figure(iteration: int = 1) -> Figure:
     """One step of Bayesian optimization on the Forrester function (minimise): top, the true
     function, the points evaluated so far, the GP posterior mean and its ±2σ band, and the next
-    point; bottom, expected improvement, whose maximum picks that next point."""
+    point; bottom, expected improvement as a share of its maximum (written at the peak), whose
+    maximum picks that next point. Fixed limits: a step redraws only the curves and texts."""
     s0 = bo_steps()[0]
     fig, (ax_f, ax_ei) = plots.new_figure(nrows=2, size=(9, 5.6))
     x = s0["x_grid"]
-    ax_f.plot(x, s0["f"], color="0.3", lw=1, ls="--", label="f (unknown to BO)")
+    ax_f.plot(x, s0["f"], color="0.3", lw=1, ls="--",
+              label=f"f (unknown to BO; minimum {bayesopt.FORRESTER_MIN[1]:.3f})")
     band = ax_f.fill_between(x, s0["mean"] - 1, s0["mean"] + 1, color="C0", alpha=0.2,
                              label="posterior mean ± 2σ")
     (mean,) = ax_f.plot(x, s0["mean"], color="C0", label="posterior mean")
     (points,) = ax_f.plot([], [], "ko", ms=5, label="evaluated")
     (nxt,) = ax_f.plot([], [], "r*", ms=13, label="next (max EI)")
     ax_f.set(xlim=(0, 1), ylim=(-12, 20), ylabel="f(x)")
+    _static_grid(ax_f, np.linspace(0, 1, 6), np.arange(-10, 21, 5))
     ax_f.legend(fontsize=8, loc="upper left", ncol=2)
     (ei,) = ax_ei.plot(x, s0["ei"], color="C2")
-    (ei_next,) = ax_ei.plot([0, 0], [0, 1e9], color="C3", ls=":", lw=1)
-    ax_ei.set(xlim=(0, 1), xlabel="x", ylabel="expected improvement")
+    (ei_next,) = ax_ei.plot([0, 0], [0, 1.15], color="C3", ls=":", lw=1)
+    ei_max = ax_ei.text(0, 1.02, "", fontsize=8, va="bottom")
+    ax_ei.set(xlim=(0, 1), ylim=(0, 1.15), xlabel="x", ylabel="EI ÷ its maximum")
     fig._bo = {"mean": mean, "band": band, "points": points, "next": nxt, "ei": ei,
-               "ei_next": ei_next}
+               "ei_next": ei_next, "ei_max": ei_max}
     _bo_update(fig, iteration)
     return fig
 
