@@ -268,7 +268,8 @@ def test_fit_spec_trains_a_cnn_with_mixup_and_the_figures_draw():
 
 
 def test_pixel_image_draws_what_imshow_draws():
-    """augment_grid_figure's cheap images: the same pixels as matplotlib's AxesImage."""
+    """augment_grid_figure's cheap images (lib.plots.PixelImage): the same pixels as
+    matplotlib's AxesImage."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = lab.augment_grid_figure(transform="rotation", strength=0.7, seed=3)

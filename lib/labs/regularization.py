@@ -13,8 +13,6 @@ import functools
 
 import numpy as np
 from matplotlib.colors import Normalize
-from matplotlib.image import AxesImage
-from matplotlib.transforms import IdentityTransform
 from numpy.polynomial import legendre
 
 from lib import experiments, plots, widgets
@@ -623,50 +621,6 @@ def _grid_images(n):
     return rows
 
 
-class _PixelImage(AxesImage):
-    """An AxesImage drawn by nearest-neighbour indexing: each screen pixel whose centre lies in
-    the image takes the colour of the data pixel under that centre. For an image upsampled ≥ 3×
-    (where matplotlib's "auto" interpolation is "nearest") the picture is the same as
-    AxesImage's, pixel for pixel, at about a third of the cost per draw (no resampling
-    machinery): the augmentation grid redraws twenty of them per slider step. 2-D data, a
-    scalar alpha at most, linear axes; the image must lie inside its axes (no clipping)."""
-
-    _index_key, _index = None, None
-
-    def make_image(self, renderer, magnification=1.0, unsampled=False):
-        box = self.get_window_extent(renderer)
-        data = self.get_array()
-        if data.ndim != 2:
-            raise ValueError("_PixelImage draws 2-D data (through its colormap) only")
-        rgba = np.ascontiguousarray(self.to_rgba(data, bytes=True))
-        alpha = self.get_alpha()
-        if alpha is not None:  # a scalar alpha, applied as AxesImage does (truncated to uint8)
-            rgba[..., 3] = rgba[..., 3].astype(np.float32) * self._get_scalar_alpha()
-        h, w = rgba.shape[:2]
-        key = (box.bounds, h, w, self.origin)
-        if key != self._index_key:  # per screen pixel: the flat index of the data pixel
-            x0, y0, x1, y1 = (round(v) for v in (box.x0, box.y0, box.x1, box.y1))
-            cols = ((np.arange(x0, x1) + 0.5 - box.x0) / box.width * w).astype(int)
-            rows = ((np.arange(y0, y1) + 0.5 - box.y0) / box.height * h).astype(int)
-            cols, rows = cols.clip(0, w - 1), rows.clip(0, h - 1)  # the array's row 0: bottom
-            if self.origin == "upper":
-                rows = h - 1 - rows
-            self._index_key, self._index = key, (rows[:, None] * w + cols[None, :], x0, y0)
-        index, x0, y0 = self._index
-        pixels = rgba.view(np.uint32).reshape(-1)[index]  # one RGBA pixel = 4 bytes
-        return pixels.view(np.uint8).reshape(*index.shape, 4), x0, y0, IdentityTransform()
-
-
-def _pixel_imshow(ax, data, extent=None, aspect="equal", **kwargs):
-    """`ax.imshow(data, ...)` with a `_PixelImage` (kwargs: cmap, norm, origin, alpha, ...)."""
-    image = _PixelImage(ax, **kwargs)
-    image.set_data(data)
-    image.set_extent(image.get_extent() if extent is None else extent)
-    ax.add_image(image)
-    ax.set_aspect(aspect)
-    return image
-
-
 def _augment_grid_update(fig, transform="crop", strength=0.5, seed=0):
     """Redraw `augment_grid_figure`'s figure in place (the images of columns 2-6, the title)."""
     rows = _grid_images(100)
@@ -690,7 +644,7 @@ def augment_grid_figure(transform="crop", strength=0.5, seed=0):
     for r in range(4):
         for c in range(6):
             ax = axes[r, c]
-            _pixel_imshow(ax, rows[r], cmap="gray_r", norm=Normalize(0, 1))
+            plots.pixel_imshow(ax, rows[r], cmap="gray_r", norm=Normalize(0, 1))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
