@@ -49,33 +49,6 @@ def test_running_stats_x_axis_changes_rarely():
         [20, 50, 300, 300, 300, 300, 500, 1000]
 
 
-@pytest.mark.parametrize("norm", [None, "batch"])
-def test_stacked_runs_record_what_separate_runs_record(norm):
-    """One pass over k copies = k runs of `train` (same batches, init, SGD steps); a diverging
-    copy stops where `fit` stops. Bit for bit on the CPUs tried; a tolerance for others."""
-    from lib import data
-
-    prepared = data.fashion_mnist(n_train=200, n_val=100)
-    sizes, lrs = [784, 24, 24, 24, 10], (0.05, 0.5, 50.0)
-    runs = lab.stacked_runs(sizes, norm, lrs, prepared, epochs=2, batch_size=32, seed=3)
-    for lr, r in zip(lrs, runs, strict=True):
-        model = models.mlp(sizes, norm=norm, init="kaiming_normal", generator=3)
-        h = lab.train(model, prepared, lr, epochs=2, batch_size=32, seed=3)
-        assert r["diverged_at"] == h.diverged_at
-        np.testing.assert_allclose(r["step_loss"], h.step_loss, rtol=1e-5)
-        np.testing.assert_allclose(r["val_acc"], h.epoch["val_acc"], atol=0.011)
-    assert runs[0]["diverged_at"] is None and len(runs[0]["step_loss"]) == 14
-    if norm is None:
-        assert runs[2]["diverged_at"] is not None  # lr 50 diverges without BN
-
-
-def test_stacked_runs_bad_input():
-    with pytest.raises(ValueError, match="norm"):
-        lab.stacked_runs([784, 8, 10], "layer", (0.1,), None)
-    with pytest.raises(ValueError, match="hidden"):
-        lab.stacked_runs([784, 10], None, (0.1,), None)
-
-
 def test_noisy_bn_is_plain_bn_in_eval_and_noisy_in_train():
     model = lab.add_bn_noise(models.mlp([6, 5, 3], norm="batch", generator=0), seed=0)
     noisy = [m for m in model if isinstance(m, lab.NoisyBatchNorm1d)]

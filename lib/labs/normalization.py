@@ -496,112 +496,6 @@ DEEP = [784] + [100] * 9 + [10]  # the chapter's deep MLP: 10 Linear layers
 SWEEP_LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def stacked_runs(sizes, norm, lrs, prepared, epochs=2, batch_size=64, seed=0):
-    """What `train(models.mlp(sizes, norm=norm, init="kaiming_normal", generator=seed),
-    prepared, lr, epochs, batch_size, seed)` records for each lr of ``lrs`` (norm None or
-    "batch"), computed for all of them in one pass. The copies see the same batches, so their
-    layers after the first run as ONE batched matrix product (`torch.bmm` over the stacked
-    weights), while the first layer, BatchNorm and the loss run per copy (their CPU kernels
-    round differently on a stacked input); each copy takes its SGD step with its own lr. The
-    same arithmetic as separate runs (bit for bit on this book's CPU; a test compares them) in
-    about half the time: a new seed of the widget's sweep (12 runs) trains in ~1.1 s, not ~2.1 s
-    (quiet CPU, one thread); most of what is left is the matrix products themselves.
-    A copy whose loss turns non-finite stops there, as `fit` stops, and leaves the stack.
-    Returns per lr {"val_acc" (list per epoch), "step_loss" (list), "diverged_at"}."""
-    if norm not in (None, "batch"):
-        raise ValueError(f"norm must be None or 'batch', got {norm!r}")
-    if len(sizes) < 3:
-        raise ValueError(f"sizes needs a hidden layer, [in, hidden..., out], got {list(sizes)}")
-    k = len(lrs)
-    ref = models.mlp(sizes, norm=norm, init="kaiming_normal", generator=seed)
-    linears = [m for m in ref if isinstance(m, nn.Linear)]
-    bns = [m for m in ref if isinstance(m, nn.BatchNorm1d)]
-
-    def stacked(t):  # k copies of a parameter, one leaf tensor
-        return None if t is None else t.detach().expand(k, *t.shape).clone().requires_grad_()
-
-    # params: the first layer's weight and bias, then per BN layer γ and β: used per copy
-    # (unbind); then the other layers' weights and biases: used stacked (bmm)
-    params = ([stacked(linears[0].weight), stacked(linears[0].bias)]
-              + [stacked(t) for m in bns for t in (m.weight, m.bias)]
-              + [stacked(t) for m in linears[1:] for t in (m.weight, m.bias)])
-    n_own = 2 + 2 * len(bns)
-    stats = [[(m.running_mean.clone(), m.running_var.clone()) for m in bns] for _ in range(k)]
-    alive = list(range(k))  # the original index of each copy left in the stacks
-
-    def per_copy(p):
-        return [None] * len(alive) if p is None else p.unbind(0)
-
-    def forward(x, training):
-        own = [per_copy(p) for p in params[:n_own]]
-        h = [F.linear(x, w, b) for w, b in zip(own[0], own[1], strict=True)]
-        for layer in range(len(linears) - 1):
-            if bns:
-                gammas, betas = own[2 + 2 * layer], own[3 + 2 * layer]
-                h = [F.batch_norm(hj, *stats[j][layer], g, b, training, 0.1, 1e-5)
-                     for hj, j, g, b in zip(h, alive, gammas, betas, strict=True)]
-            h = torch.relu(torch.stack(h) if isinstance(h, list) else h)
-            w, b = params[n_own + 2 * layer], params[n_own + 2 * layer + 1]
-            h = torch.bmm(h, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), h, w.mT)
-            if bns:
-                h = list(h.unbind(0))
-        return h if bns else list(h.unbind(0))
-
-    out = [{"val_acc": [], "step_loss": [], "diverged_at": None} for _ in range(k)]
-    x_train, y_train = torch.as_tensor(prepared.x_train), torch.as_tensor(prepared.y_train)
-    x_val, y_val = torch.as_tensor(prepared.x_val), torch.as_tensor(prepared.y_val)
-    # the batches of bookdata.make_loader(..., seed=seed): its sampler on the same generator
-    n = len(y_train)
-    order = torch.utils.data.DataLoader(range(n), batch_size=n, shuffle=True,
-                                        generator=torch.Generator().manual_seed(seed))
-    step = 0
-    for _ in range(epochs):
-        for idx in torch.cat(list(order)).split(batch_size):  # list: draw as the loader does
-            x, y = x_train[idx], y_train[idx]
-            losses = torch.stack([F.cross_entropy(o, y) for o in forward(x, True)])
-            stop = []
-            for pos, (j, value) in enumerate(zip(alive, losses.tolist(), strict=True)):
-                out[j]["step_loss"].append(value)
-                if not math.isfinite(value):
-                    out[j]["diverged_at"] = step + 1
-                    stop.append(pos)
-            for p in params:
-                if p is not None:
-                    p.grad = None
-            losses.sum().backward()  # each copy's gradient is its own loss's
-            with torch.no_grad():
-                live = [p for p in params if p is not None]
-                for pos, j in enumerate(alive):  # SGD's p.add_(g, alpha=-lr), per copy
-                    torch._foreach_add_([p[pos] for p in live], [p.grad[pos] for p in live],
-                                        alpha=-lrs[j])
-            step += 1
-            if stop:
-                params, alive = _drop(params, alive, stop)
-                if not alive:
-                    return out
-        with torch.no_grad():
-            logits = forward(x_val, False)
-        stop = []
-        for pos, j in enumerate(alive):
-            out[j]["val_acc"].append((logits[pos].argmax(1) == y_val).sum().item() / len(y_val))
-            if not math.isfinite(F.cross_entropy(logits[pos], y_val).item()):
-                out[j]["diverged_at"] = step
-                stop.append(pos)
-        if stop:
-            params, alive = _drop(params, alive, stop)
-            if not alive:
-                return out
-    return out
-
-
-def _drop(params, alive, positions):
-    """The stacked parameters (and the list of copies) without the copies at ``positions``."""
-    keep = [pos for pos in range(len(alive)) if pos not in positions]
-    return ([None if p is None else p.detach()[keep].requires_grad_() for p in params],
-            [alive[pos] for pos in keep])
-
-
-@functools.lru_cache(maxsize=2)
 def _sweep_data(n_train):
     return bookdata.fashion_mnist(n_train=n_train, n_val=1000)
 
@@ -611,14 +505,15 @@ def _lr_sweep(seed, n_train, epochs):
     prepared = _sweep_data(n_train)
     out = {}
     for norm in (None, "batch"):
-        runs = stacked_runs(DEEP, norm, SWEEP_LRS, prepared, epochs=epochs, seed=seed)
-        for lr, r in zip(SWEEP_LRS, runs, strict=True):
-            curve = np.array(r["val_acc"] + [np.nan] * (epochs - len(r["val_acc"])))
-            loss = np.array(r["step_loss"], dtype=float)
+        for lr in SWEEP_LRS:
+            model = models.mlp(DEEP, norm=norm, init="kaiming_normal", generator=seed)
+            h = train(model, prepared, lr, epochs=epochs, seed=seed)
+            curve = np.array(h.epoch["val_acc"] + [np.nan] * (epochs - len(h.epoch["val_acc"])))
+            loss = np.array(h.step_loss, dtype=float)
             loss.setflags(write=False)
             curve.setflags(write=False)
             out[(norm or "none", lr)] = {"val_acc": curve, "step_loss": loss,
-                                         "diverged_at": r["diverged_at"]}
+                                         "diverged_at": h.diverged_at}
     return out
 
 
