@@ -229,7 +229,14 @@ def _clear_explorer_caches():
 _explorer_data_cache_clear = explorer_data.cache_clear
 explorer_data.cache_clear = _clear_explorer_caches
 
-EXPLORER_MAX_DEPTH = 30  # the depth slider's end: the left panel's fixed x range
+EXPLORER_MAX_DEPTH = 30  # the depth slider's end
+
+
+def _explorer_layers(depth: int) -> tuple[float, float]:
+    """The left panel's x range: layers 1..15, or 1..30 for a deeper net (so that depths of
+    one range compare on the same axes, and a depth step rarely changes them)."""
+    last = 15 if depth <= 15 else EXPLORER_MAX_DEPTH
+    return 0.5 - 0.05 * last, last + 0.05 * last
 
 
 def _free_corner(ax, size) -> str:
@@ -317,7 +324,8 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
     act, grad = ax.lines
     act.set_data(layers, data["act_std"])
     grad.set_data(layers, data["grad_std"])
-    _set_lim(ax, y=_std_limits(np.concatenate([data["act_std"], data["grad_std"]])))
+    _set_lim(ax, x=_explorer_layers(depth),
+             y=_std_limits(np.concatenate([data["act_std"], data["grad_std"]])))
     ax.title.set_text(f"{scheme}, {activation}, width {width}")
     hs = data["activations"]
     lo, hi = _hist_range(hs.values())
@@ -352,7 +360,7 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
     "width": (32, 256, 32)})
 def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=256) -> Figure:
     """Left: per-layer std of activations h_l and of back-propagated errors δ_l (log scale, layers
-    1..30 whatever the depth, so depths compare). Right: histograms of h_l for the first, middle
+    1..15, or 1..30 for deeper nets). Right: histograms of h_l for the first, middle
     and last layer (N(0, 1) inputs), over their range rounded to 1-2-5 values."""
     fig = Figure(figsize=(10, 3.8))
     ax, bx = fig.subplots(1, 2)
@@ -362,8 +370,7 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     ax.plot([], [], "o-", ms=3, label="activations $h_l$")
     ax.plot([], [], "s--", ms=3, label=r"gradients $\delta_l$")
     ax.set_yscale("log")
-    ax.set(xlim=(0.5 - 0.05 * EXPLORER_MAX_DEPTH, 0.05 * EXPLORER_MAX_DEPTH + EXPLORER_MAX_DEPTH),
-           xlabel="layer $l$", ylabel="standard deviation (log scale)")
+    ax.set(xlabel="layer $l$", ylabel="standard deviation (log scale)")
     ax.legend()
     for i in range(3):
         bx.stairs(np.zeros(60), np.linspace(-1, 1, 61), lw=1.8, color=COLORS[i])
