@@ -30,6 +30,11 @@ __all__ = [
     "contour_trajectories",
     "PixelImage",
     "pixel_imshow",
+    "free_corner",
+    "place_legend",
+    "titles_at",
+    "nice_ceil",
+    "set_limits",
 ]
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -328,3 +333,59 @@ def pixel_imshow(ax, data, extent=None, aspect="equal", **kwargs):
     ax.add_image(image)
     ax.set_aspect(aspect)
     return image
+
+
+# ------------------------------------------- helpers of figures redrawn in place (lib.blitting)
+
+
+def free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def place_legend(legend, loc) -> None:
+    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    if getattr(legend, "corner", None) != loc:
+        legend.set_loc(loc)
+        legend.corner = loc
+
+
+def titles_at(ax, zorder: float) -> None:
+    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
+    only if the empty left and right titles are in the same layer as it)."""
+    for title in (ax.title, ax._left_title, ax._right_title):
+        title.set_zorder(zorder)
+
+
+def nice_ceil(value: float) -> float:
+    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 2, 5, 10) if value <= m * decade * (1 + 1e-9))
+
+
+def set_limits(ax, xlim=None, ylim=None) -> None:
+    """Set an axes' limits where they differ (setting equal ones marks its axis as changed, and
+    an in-place redraw would not blit)."""
+    if xlim is not None and tuple(ax.get_xlim()) != tuple(map(float, xlim)):
+        ax.set_xlim(xlim)
+    if ylim is not None and tuple(ax.get_ylim()) != tuple(map(float, ylim)):
+        ax.set_ylim(ylim)
