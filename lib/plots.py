@@ -14,9 +14,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
+from matplotlib.legend import Legend
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import IdentityTransform
 
 __all__ = [
     "compare_runs_figure",
@@ -28,8 +27,6 @@ __all__ = [
     "image_grid",
     "decision_boundary",
     "contour_trajectories",
-    "PixelImage",
-    "pixel_imshow",
     "free_corner",
     "place_legend",
     "titles_at",
@@ -290,51 +287,6 @@ def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True, loss_c
     return fig
 
 
-class PixelImage(AxesImage):
-    """An AxesImage drawn by nearest-neighbour indexing: each screen pixel whose centre lies in
-    the image takes the colour of the data pixel under that centre. For an image upsampled ≥ 3×
-    (where matplotlib's "auto" interpolation is "nearest") the picture is the same as
-    AxesImage's, pixel for pixel, at about a third of the cost per draw (no resampling
-    machinery), for widgets that redraw many images per slider step (chapter 04's augmentation
-    grid redraws twenty). 2-D data, a
-    scalar alpha at most, linear axes; the image must lie inside its axes (no clipping)."""
-
-    _index_key, _index = None, None
-
-    def make_image(self, renderer, magnification=1.0, unsampled=False):
-        box = self.get_window_extent(renderer)
-        data = self.get_array()
-        if data.ndim != 2:
-            raise ValueError("PixelImage draws 2-D data (through its colormap) only")
-        rgba = np.ascontiguousarray(self.to_rgba(data, bytes=True))
-        alpha = self.get_alpha()
-        if alpha is not None:  # a scalar alpha, applied as AxesImage does (truncated to uint8)
-            rgba[..., 3] = rgba[..., 3].astype(np.float32) * self._get_scalar_alpha()
-        h, w = rgba.shape[:2]
-        key = (box.bounds, h, w, self.origin)
-        if key != self._index_key:  # per screen pixel: the flat index of the data pixel
-            x0, y0, x1, y1 = (round(v) for v in (box.x0, box.y0, box.x1, box.y1))
-            cols = ((np.arange(x0, x1) + 0.5 - box.x0) / box.width * w).astype(int)
-            rows = ((np.arange(y0, y1) + 0.5 - box.y0) / box.height * h).astype(int)
-            cols, rows = cols.clip(0, w - 1), rows.clip(0, h - 1)  # the array's row 0: bottom
-            if self.origin == "upper":
-                rows = h - 1 - rows
-            self._index_key, self._index = key, (rows[:, None] * w + cols[None, :], x0, y0)
-        index, x0, y0 = self._index
-        pixels = rgba.view(np.uint32).reshape(-1)[index]  # one RGBA pixel = 4 bytes
-        return pixels.view(np.uint8).reshape(*index.shape, 4), x0, y0, IdentityTransform()
-
-
-def pixel_imshow(ax, data, extent=None, aspect="equal", **kwargs):
-    """`ax.imshow(data, ...)` with a `PixelImage` (kwargs: cmap, norm, origin, alpha, ...)."""
-    image = PixelImage(ax, **kwargs)
-    image.set_data(data)
-    image.set_extent(image.get_extent() if extent is None else extent)
-    ax.add_image(image)
-    ax.set_aspect(aspect)
-    return image
-
-
 # ------------------------------------------- helpers of figures redrawn in place (lib.blitting)
 
 
@@ -363,9 +315,14 @@ def free_corner(ax, size) -> str:
 
 
 def place_legend(legend, loc) -> None:
-    """Move a legend to loc, if it is not there (moving it redraws it)."""
+    """Move a legend to loc (a name of `Legend.codes`), if it is not there (moving it redraws
+    it). `Legend.set_loc` is public from matplotlib 3.8; 3.7 has the same method as `_set_loc`,
+    which takes the location's code."""
     if getattr(legend, "corner", None) != loc:
-        legend.set_loc(loc)
+        if hasattr(legend, "set_loc"):
+            legend.set_loc(loc)
+        else:
+            legend._set_loc(Legend.codes[loc])
         legend.corner = loc
 
 

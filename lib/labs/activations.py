@@ -178,6 +178,14 @@ def _output_range(activation: str, f: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (0.0, 1.0)
 
 
+def _spans(x, where, y0, y1) -> list:
+    """The polygons `fill_between(x, y0, y1, where=where)` fills: one rectangle per run of
+    True in `where`, from its first x to its last (for `PolyCollection.set_verts`)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], where.astype(int), [0]])))
+    return [np.array([(x[a], y0), (x[a], y1), (x[b - 1], y1), (x[b - 1], y0)])
+            for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, seed=0):
     """Redraw `saturation_figure`'s figure in place: artists keep their identity, the input panel
     its limits; the output panel's limits follow the 1-2-5 series (`_output_range`, counts)."""
@@ -194,7 +202,7 @@ def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, s
     if getattr(flat, "activation", None) != activation:  # the f′ curve and flat regions
         grid = np.linspace(-12, 12, 1201)
         df = activation_curve(activation, grid)[1] / peak_derivative(activation)
-        flat.set_data(grid, 0, 1.05, where=np.abs(df) < 0.1)
+        flat.set_verts(_spans(grid, np.abs(df) < 0.1, 0.0, 1.05))
         flat.activation = activation
         ax_in.lines[0].set_ydata(df)
     counts, edges = np.histogram(np.clip(z, -12, 12), bins=120, range=(-12, 12))
