@@ -14,9 +14,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
+from matplotlib.legend import Legend
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import IdentityTransform
 
 __all__ = [
     "compare_runs_figure",
@@ -28,8 +27,11 @@ __all__ = [
     "image_grid",
     "decision_boundary",
     "contour_trajectories",
-    "PixelImage",
-    "pixel_imshow",
+    "free_corner",
+    "place_legend",
+    "titles_at",
+    "nice_ceil",
+    "set_limits",
 ]
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -285,46 +287,62 @@ def compare_runs_figure(histories: dict, smooth_beta=0.95, log_loss=True, loss_c
     return fig
 
 
-class PixelImage(AxesImage):
-    """An AxesImage drawn by nearest-neighbour indexing: each screen pixel whose centre lies in
-    the image takes the colour of the data pixel under that centre. For an image upsampled ≥ 3×
-    (where matplotlib's "auto" interpolation is "nearest") the picture is the same as
-    AxesImage's, pixel for pixel, at about a third of the cost per draw (no resampling
-    machinery), for widgets that redraw many images per slider step (chapter 04's augmentation
-    grid redraws twenty). 2-D data, a
-    scalar alpha at most, linear axes; the image must lie inside its axes (no clipping)."""
-
-    _index_key, _index = None, None
-
-    def make_image(self, renderer, magnification=1.0, unsampled=False):
-        box = self.get_window_extent(renderer)
-        data = self.get_array()
-        if data.ndim != 2:
-            raise ValueError("PixelImage draws 2-D data (through its colormap) only")
-        rgba = np.ascontiguousarray(self.to_rgba(data, bytes=True))
-        alpha = self.get_alpha()
-        if alpha is not None:  # a scalar alpha, applied as AxesImage does (truncated to uint8)
-            rgba[..., 3] = rgba[..., 3].astype(np.float32) * self._get_scalar_alpha()
-        h, w = rgba.shape[:2]
-        key = (box.bounds, h, w, self.origin)
-        if key != self._index_key:  # per screen pixel: the flat index of the data pixel
-            x0, y0, x1, y1 = (round(v) for v in (box.x0, box.y0, box.x1, box.y1))
-            cols = ((np.arange(x0, x1) + 0.5 - box.x0) / box.width * w).astype(int)
-            rows = ((np.arange(y0, y1) + 0.5 - box.y0) / box.height * h).astype(int)
-            cols, rows = cols.clip(0, w - 1), rows.clip(0, h - 1)  # the array's row 0: bottom
-            if self.origin == "upper":
-                rows = h - 1 - rows
-            self._index_key, self._index = key, (rows[:, None] * w + cols[None, :], x0, y0)
-        index, x0, y0 = self._index
-        pixels = rgba.view(np.uint32).reshape(-1)[index]  # one RGBA pixel = 4 bytes
-        return pixels.view(np.uint8).reshape(*index.shape, 4), x0, y0, IdentityTransform()
+# ------------------------------------------- helpers of figures redrawn in place (lib.blitting)
 
 
-def pixel_imshow(ax, data, extent=None, aspect="equal", **kwargs):
-    """`ax.imshow(data, ...)` with a `PixelImage` (kwargs: cmap, norm, origin, alpha, ...)."""
-    image = PixelImage(ax, **kwargs)
-    image.set_data(data)
-    image.set_extent(image.get_extent() if extent is None else extent)
-    ax.add_image(image)
-    ax.set_aspect(aspect)
-    return image
+def free_corner(ax, size) -> str:
+    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
+    lines cross it least (the first such place in the order loc="best" tries them): placed by
+    the data like loc="best", but decided when the data change, so that an in-place redraw need
+    not draw the legend again (`lib.blitting`)."""
+    to_axes = ax.transScale + ax.transLimits
+    points = [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), float)
+        if line.get_visible() and len(xy):
+            xy = to_axes.transform(xy)
+            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
+            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
+    x, y = np.concatenate(points).T
+    w, h = size
+    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
+             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
+             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
+             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
+    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+               for loc, (x0, y0) in boxes.items()}
+    return min(crossed, key=crossed.get)
+
+
+def place_legend(legend, loc) -> None:
+    """Move a legend to loc (a name of `Legend.codes`), if it is not there (moving it redraws
+    it). `Legend.set_loc` is public from matplotlib 3.8; 3.7 has the same method as `_set_loc`,
+    which takes the location's code."""
+    if getattr(legend, "corner", None) != loc:
+        if hasattr(legend, "set_loc"):
+            legend.set_loc(loc)
+        else:
+            legend._set_loc(Legend.codes[loc])
+        legend.corner = loc
+
+
+def titles_at(ax, zorder: float) -> None:
+    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
+    only if the empty left and right titles are in the same layer as it)."""
+    for title in (ax.title, ax._left_title, ax._right_title):
+        title.set_zorder(zorder)
+
+
+def nice_ceil(value: float) -> float:
+    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 2, 5, 10) if value <= m * decade * (1 + 1e-9))
+
+
+def set_limits(ax, xlim=None, ylim=None) -> None:
+    """Set an axes' limits where they differ (setting equal ones marks its axis as changed, and
+    an in-place redraw would not blit)."""
+    if xlim is not None and tuple(ax.get_xlim()) != tuple(map(float, xlim)):
+        ax.set_xlim(xlim)
+    if ylim is not None and tuple(ax.get_ylim()) != tuple(map(float, ylim)):
+        ax.set_ylim(ylim)

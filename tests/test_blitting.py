@@ -75,23 +75,28 @@ def test_new_limits_or_removed_background_artists_draw_in_full():
     assert _full_draw_differs(blitter) <= 2
 
 
-@pytest.mark.parametrize("name", LIVE)
-def test_widget_redraws_match_a_full_draw(name):
-    """Every control stepped as a reader would (widgets.next_values), each picture compared
-    with a full draw of the same figure."""
+def _live_widget(name):
+    """(f, its defaults, its figure as displayed with a Blitter, {control name: control})."""
     f = widgets.REGISTRY[name]
     defaults = widgets.default_params(f)
     fig = f()
     widgets._freeze_layout(fig)
-    blitter = Blitter(fig)
-    for n, spec in f.controls.items():
-        control = widgets.make_control(n, spec, defaults.get(n, inspect.Parameter.empty))
+    controls = {n: widgets.make_control(n, spec, defaults.get(n, inspect.Parameter.empty))
+                for n, spec in f.controls.items()}
+    return f, defaults, Blitter(fig), controls
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_widget_redraws_match_a_full_draw(name):
+    """Every control stepped as a reader would (widgets.next_values), each picture compared
+    with a full draw of the same figure."""
+    f, defaults, blitter, controls = _live_widget(name)
+    for n, control in controls.items():
         for value in widgets.next_values(control, 2):
-            f.update(fig, **{**defaults, n: value})
+            f.update(blitter.fig, **{**defaults, n: value})
             mode = blitter.draw()
             assert _full_draw_differs(blitter) <= 2, f"{name}({n}={value!r}) drawn by {mode}"
-    plt.close(fig)
-
+    plt.close(blitter.fig)
 
 
 def test_a_title_in_the_background_stays_in_place():
@@ -116,20 +121,15 @@ FOLLOW_A_DRAG = [n for n in LIVE if widgets.REGISTRY[n].continuous_update]
 def test_sliders_that_follow_a_drag_are_blitted(name):
     """What keeps a slider live: after its first step (which may build the layers), each step of
     each slider redraws only what changed. (Timings are not portable; the draw mode is.)"""
-    f = widgets.REGISTRY[name]
-    defaults = widgets.default_params(f)
-    fig = f()
-    widgets._freeze_layout(fig)
-    blitter = Blitter(fig)
-    for n, spec in f.controls.items():
-        control = widgets.make_control(n, spec, defaults.get(n, inspect.Parameter.empty))
+    f, defaults, blitter, controls = _live_widget(name)
+    for n, control in controls.items():
         if not isinstance(control, SLIDERS):
             continue
         modes = []
         for value in widgets.next_values(control, 3):
-            f.update(fig, **{**defaults, n: value})
+            f.update(blitter.fig, **{**defaults, n: value})
             modes.append(blitter.draw())
         assert all(m in ("blit", "unchanged") for m in modes[1:]), f"{name}: {n} drawn by {modes}"
-        f.update(fig, **defaults)
+        f.update(blitter.fig, **defaults)
         blitter.draw()
-    plt.close(fig)
+    plt.close(blitter.fig)

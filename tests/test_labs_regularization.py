@@ -265,21 +265,3 @@ def test_fit_spec_trains_a_cnn_with_mixup_and_the_figures_draw():
     assert h.epoch["val_acc"] == [None, None] and 0 <= runs[0]["val"] <= 1
     _assert_drawn(lab.data_size_figure((100, 300), {"a": [0.3, 0.2], "b": [0.25, 0.15]}))
     assert lab.augmentation_table_figure({"none": [0.7, 0.72], "flip": [0.71, 0.7]}).get_axes()
-
-
-def test_pixel_image_draws_what_imshow_draws():
-    """augment_grid_figure's cheap images (lib.plots.PixelImage): the same pixels as
-    matplotlib's AxesImage."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = lab.augment_grid_figure(transform="rotation", strength=0.7, seed=3)
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    ours = np.asarray(canvas.buffer_rgba()).copy()
-    for ax in fig.axes:
-        image = ax.images[0]
-        ax.imshow(image.get_array(), cmap="gray_r", vmin=0, vmax=1)
-        image.remove()
-    fig.set_layout_engine("none")  # the same positions as the first draw
-    canvas.draw()
-    assert np.array_equal(ours, np.asarray(canvas.buffer_rgba()))

@@ -162,50 +162,6 @@ def _regions(name, df, flat_tol=0.1):
             "zero": float(np.mean(df == 0))}
 
 
-def _free_corner(ax, size) -> str:
-    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
-    lines cross it least (the first such place in the order loc="best" tries them): placed by
-    the data like loc="best", but decided when the data change, so that an in-place redraw need
-    not draw the legend again (`lib.blitting`)."""
-    to_axes = ax.transScale + ax.transLimits
-    points = [np.zeros((0, 2))]
-    for line in ax.lines:
-        xy = np.asarray(line.get_xydata(), float)
-        if line.get_visible() and len(xy):
-            xy = to_axes.transform(xy)
-            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
-            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
-    x, y = np.concatenate(points).T
-    w, h = size
-    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
-             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
-             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
-             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
-    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
-               for loc, (x0, y0) in boxes.items()}
-    return min(crossed, key=crossed.get)
-
-
-def _place_legend(legend, loc) -> None:
-    """Move a legend to loc, if it is not there (moving it redraws it)."""
-    if getattr(legend, "corner", None) != loc:
-        legend.set_loc(loc)
-        legend.corner = loc
-
-
-def _titles_at(ax, zorder: float) -> None:
-    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
-    only if the empty left and right titles are in the same layer as it)."""
-    for title in (ax.title, ax._left_title, ax._right_title):
-        title.set_zorder(zorder)
-
-
-def _nice_ceil(value: float) -> float:
-    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
-    decade = 10.0 ** math.floor(math.log10(value))
-    return next(m * decade for m in (1, 2, 5, 10) if m * decade >= value * (1 - 1e-12))
-
-
 # Output ranges of the bounded activations: their output histogram keeps these x limits.
 _BOUNDED_OUTPUTS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -217,9 +173,17 @@ def _output_range(activation: str, f: np.ndarray) -> tuple[float, float]:
     if activation in _BOUNDED_OUTPUTS:
         return _BOUNDED_OUTPUTS[activation]
     fmin, fmax = float(f.min()), float(f.max())
-    lo = -_nice_ceil(-fmin) if fmin < 0 else 0.0
-    hi = _nice_ceil(fmax) if fmax > 0 else 0.0
+    lo = -plots.nice_ceil(-fmin) if fmin < 0 else 0.0
+    hi = plots.nice_ceil(fmax) if fmax > 0 else 0.0
     return (lo, hi) if hi > lo else (0.0, 1.0)
+
+
+def _spans(x, where, y0, y1) -> list:
+    """The polygons `fill_between(x, y0, y1, where=where)` fills: one rectangle per run of
+    True in `where`, from its first x to its last (for `PolyCollection.set_verts`)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], where.astype(int), [0]])))
+    return [np.array([(x[a], y0), (x[a], y1), (x[b - 1], y1), (x[b - 1], y0)])
+            for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, seed=0):
@@ -238,7 +202,7 @@ def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, s
     if getattr(flat, "activation", None) != activation:  # the f′ curve and flat regions
         grid = np.linspace(-12, 12, 1201)
         df = activation_curve(activation, grid)[1] / peak_derivative(activation)
-        flat.set_data(grid, 0, 1.05, where=np.abs(df) < 0.1)
+        flat.set_verts(_spans(grid, np.abs(df) < 0.1, 0.0, 1.05))
         flat.activation = activation
         ax_in.lines[0].set_ydata(df)
     counts, edges = np.histogram(np.clip(z, -12, 12), bins=120, range=(-12, 12))
@@ -252,7 +216,7 @@ def _saturation_update(fig, activation="sigmoid", mean=0.0, std=1.0, n=20_000, s
     pad = 0.02 * (hi - lo)
     if ax_out.get_xlim() != (lo - pad, hi + pad):
         ax_out.set_xlim(lo - pad, hi + pad)
-    top = min(_nice_ceil(1.25 * counts.max()), 1.05 * n)
+    top = min(plots.nice_ceil(1.25 * counts.max()), 1.05 * n)
     if ax_out.get_ylim() != (0, top):
         ax_out.set_ylim(0, top)
 
@@ -276,7 +240,7 @@ def saturation_figure(activation: str = "sigmoid", mean: float = 0.0, std: float
     ax_out.stairs(np.zeros(80), np.linspace(0, 1, 81), fill=True, color=plots.COLORS[2])
     ax_out.set(xlabel=" ", ylabel="count")
     for ax in (ax_in, ax_out):  # titles drawn right below the histograms (they change together),
-        _titles_at(ax, 0.9)  # not after the ticks: a redraw then skips the tick labels
+        plots.titles_at(ax, 0.9)  # not after the ticks: a redraw then skips the tick labels
     _saturation_update(fig, activation, mean, std, n, seed)
     ax_in.legend(loc="upper left", fontsize=9, ncols=2)
     return fig
@@ -397,7 +361,7 @@ def _grad_norms_build(fig, activations):
     (ax,) = fig.axes
     ax.cla()
     ax.set_axisbelow(True)  # grid and ticks under the lines, the title right above them: a
-    _titles_at(ax, 1.9)  # redraw of the lines then skips the tick labels (lib.blitting)
+    plots.titles_at(ax, 1.9)  # redraw of the lines then skips the tick labels (lib.blitting)
     for name in activations:
         ax.semilogy([], [], "-", marker="o", ms=3, label=LABELS[name])
     ax.semilogy([], [], "--", marker="o", ms=3, label="_also", visible=False)
@@ -453,7 +417,7 @@ def _grad_norms_update(fig, depth=10, init="default", also="none",
         ax.set_ylim(ylim)
     if ax.get_legend() is None or relabel:
         ax.legend(fontsize=9)
-    _place_legend(ax.get_legend(), _free_corner(ax, GRAD_NORMS_LEGEND))
+    plots.place_legend(ax.get_legend(), plots.free_corner(ax, GRAD_NORMS_LEGEND))
 
 
 @register_widget(update=_grad_norms_update, controls={
@@ -685,7 +649,7 @@ def _relu_toy_update(fig, bias=0.0, lr=0.1, steps=200):
         dead = run[f"dead_{when}"]
         if not ax.lines:  # a new figure: draw the data and the units' artists
             _draw_units(ax, run["x"], run["y"], *run[when], dead)
-            _titles_at(ax, 0.9)  # drawn with the units (they change together), not after
+            plots.titles_at(ax, 0.9)  # drawn with the units (they change together), not after
             ax.set_axisbelow(True)  # the tick labels: a redraw then skips them (lib.blitting)
         else:
             _set_units(ax, run["x"], *run[when], dead)

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from lib import data as bookdata
 from lib import models, plots, widgets
 from lib.doctor import diagnose
-from lib.sick_runs import GALLERY, N_TRAIN, NUM_CLASSES, SickRun, run_spec
+from lib.sick_runs import N_TRAIN, NUM_CLASSES, SickRun, run_spec
 from lib.train import LayerStats, LRScheduler, fit
 
 # ---------------------------------------------------------------- the hook: five sick runs

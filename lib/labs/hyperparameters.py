@@ -292,8 +292,8 @@ def projection_figure(n_trials: int = 9, weight: float = 0.05) -> Figure:
     (below the axis). Right: the best f found, median over 25 positions of the bump."""
     fig = Figure(figsize=(11, 4.2))
     ax_xy, ax_best = fig.subplots(1, 2, width_ratios=[1.7, 1])
-    image = plots.pixel_imshow(ax_xy, np.zeros((len(_PX), len(_PX))), origin="lower",
-                          extent=(0, 1, 0, 1), cmap="Greys", aspect="auto", alpha=0.6)
+    image = ax_xy.imshow(np.zeros((len(_PX), len(_PX))), origin="lower", extent=(0, 1, 0, 1),
+                         cmap="Greys", aspect="auto", alpha=0.6)
     grid = ax_xy.scatter([], [], marker="s", s=40, color="C1", label="grid")
     rand = ax_xy.scatter([], [], marker="o", s=18, color="C0", label="random")
     grid_rug = ax_xy.scatter([], [], marker="|", s=50, color="C1")

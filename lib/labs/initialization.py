@@ -13,6 +13,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from lib import plots
 from lib.numpy_ref import init
 from lib.numpy_ref.activations import get_activation
 from lib.numpy_ref.losses import cross_entropy
@@ -239,50 +240,6 @@ def _explorer_layers(depth: int) -> tuple[float, float]:
     return 0.5 - 0.05 * last, last + 0.05 * last
 
 
-def _free_corner(ax, size) -> str:
-    """Where to put a legend of `size` (width, height in axes fractions) so that ax's visible
-    lines cross it least (the first such place in the order loc="best" tries them): placed by
-    the data like loc="best", but decided when the data change, so that an in-place redraw need
-    not draw the legend again (`lib.blitting`)."""
-    to_axes = ax.transScale + ax.transLimits
-    points = [np.zeros((0, 2))]
-    for line in ax.lines:
-        xy = np.asarray(line.get_xydata(), float)
-        if line.get_visible() and len(xy):
-            xy = to_axes.transform(xy)
-            t = np.linspace(0, 1, 9)[:, None, None]  # points along each segment too
-            points += [xy, (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)]
-    x, y = np.concatenate(points).T
-    w, h = size
-    boxes = {"upper right": (1 - w, 1 - h), "upper left": (0, 1 - h), "lower left": (0, 0),
-             "lower right": (1 - w, 0), "center left": (0, (1 - h) / 2),
-             "center right": (1 - w, (1 - h) / 2), "lower center": ((1 - w) / 2, 0),
-             "upper center": ((1 - w) / 2, 1 - h), "center": ((1 - w) / 2, (1 - h) / 2)}
-    crossed = {loc: np.sum((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
-               for loc, (x0, y0) in boxes.items()}
-    return min(crossed, key=crossed.get)
-
-
-def _place_legend(legend, loc) -> None:
-    """Move a legend to loc, if it is not there (moving it redraws it)."""
-    if getattr(legend, "corner", None) != loc:
-        legend.set_loc(loc)
-        legend.corner = loc
-
-
-def _titles_at(ax, zorder: float) -> None:
-    """Draw ax's titles at this zorder (all three: `lib.blitting` keeps the centre title in place
-    only if the empty left and right titles are in the same layer as it)."""
-    for title in (ax.title, ax._left_title, ax._right_title):
-        title.set_zorder(zorder)
-
-
-def _nice_ceil(value: float) -> float:
-    """The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, …) that is ≥ value > 0."""
-    decade = 10.0 ** math.floor(math.log10(value))
-    return next(m * decade for m in (1, 2, 5, 10) if m * decade >= value * (1 - 1e-12))
-
-
 def _std_limits(stds) -> tuple[float, float]:
     """The left panel's y limits: whole decades around [min/2, 2·max], at least 1e-2 … 10 (so that
     small changes do not look dramatic); limits change only when the data crosses a decade."""
@@ -302,17 +259,9 @@ def _hist_range(hs) -> tuple[float, float]:
     hi = max(float(h.max()) for h in hs)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return -1.0, 1.0
-    lo = -_nice_ceil(-lo) if lo < 0 else 0.0
-    hi = _nice_ceil(hi) if hi > 0 else 0.0
+    lo = -plots.nice_ceil(-lo) if lo < 0 else 0.0
+    hi = plots.nice_ceil(hi) if hi > 0 else 0.0
     return (lo, hi) if hi > lo else (-1.0, 1.0)
-
-
-def _set_lim(ax, x=None, y=None):
-    """Set limits only where they change (setting equal limits still redraws the ticks)."""
-    if x is not None and ax.get_xlim() != tuple(x):
-        ax.set_xlim(*x)
-    if y is not None and ax.get_ylim() != tuple(y):
-        ax.set_ylim(*y)
 
 
 def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, width=256):
@@ -324,8 +273,8 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
     act, grad = ax.lines
     act.set_data(layers, data["act_std"])
     grad.set_data(layers, data["grad_std"])
-    _set_lim(ax, x=_explorer_layers(depth),
-             y=_std_limits(np.concatenate([data["act_std"], data["grad_std"]])))
+    plots.set_limits(ax, xlim=_explorer_layers(depth),
+                     ylim=_std_limits(np.concatenate([data["act_std"], data["grad_std"]])))
     ax.title.set_text(f"{scheme}, {activation}, width {width}")
     hs = data["activations"]
     lo, hi = _hist_range(hs.values())
@@ -343,7 +292,8 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
         else:
             stairs.set_label("_hidden")
     pad = 0.05 * (hi - lo)
-    _set_lim(bx, x=(lo - pad, hi + pad), y=(0.0, min(_nice_ceil(1.25 * top), 1.05)))
+    plots.set_limits(bx, xlim=(lo - pad, hi + pad),
+                     ylim=(0.0, min(plots.nice_ceil(1.25 * top), 1.05)))
     legend = bx.get_legend()
     labels = [p.get_label() for p in bx.patches if p.get_visible()]
     if legend is None or len(legend.get_texts()) != len(labels):
@@ -351,7 +301,7 @@ def _explorer_update(fig, scheme="Xavier normal", activation="tanh", depth=10, w
     else:
         for text, label in zip(legend.get_texts(), labels, strict=True):
             text.set_text(label)
-    _place_legend(ax.get_legend(), _free_corner(ax, (0.36, 0.24)))
+    plots.place_legend(ax.get_legend(), plots.free_corner(ax, (0.36, 0.24)))
     bx.get_legend().stale = True  # "best" places it away from the data: draw it again with them
 
 
@@ -366,7 +316,7 @@ def explorer_figure(scheme="Xavier normal", activation="tanh", depth=10, width=2
     ax, bx = fig.subplots(1, 2)
     for a in (ax, bx):
         a.set_axisbelow(True)  # grid and ticks under the data, titles right above them: a
-        _titles_at(a, 0.9)  # redraw of the data then skips the tick labels (lib.blitting)
+        plots.titles_at(a, 0.9)  # redraw of the data then skips the tick labels (lib.blitting)
     ax.plot([], [], "o-", ms=3, label="activations $h_l$")
     ax.plot([], [], "s--", ms=3, label=r"gradients $\delta_l$")
     ax.set_yscale("log")

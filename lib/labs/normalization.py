@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 from torch import nn
 from torch.nn import functional as F
@@ -340,7 +341,9 @@ def running_stats_figure(momentum: float = 0.1, batch_size: int = 32, steps: int
     fig, (a, b) = plots.new_figure(ncols=2, size=(11, 3.8))
     # the band changes with the sliders: drawn above the grid and the axes' ticks (zorder 1.5),
     # so that a redraw does not draw them again (lib.blitting)
-    a.axhspan(0, 1, color="C0", alpha=0.15, label="±2 noise std", zorder=1.6)
+    # (axhspan(0, 1), as a Rectangle: axhspan gives a Polygon, without set_y, before 3.9)
+    a.add_patch(Rectangle((0, 0), 1, 1, transform=a.get_yaxis_transform(), color="C0",
+                          alpha=0.15, label="±2 noise std", zorder=1.6))
     a.plot([], [], color="C0", label="running_mean")
     a.axhline(2.0, color="k", lw=1, label="true mean 2")
     b.plot([], [], color="C1", label="running_var")

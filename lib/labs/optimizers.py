@@ -207,19 +207,10 @@ def _race_update(fig, surface="quadratic", optimizers=RACE_OPTIMIZERS, lr=0.025,
                        else f"{name} (diverged at step {run['diverged_at']})")
         lowest.append(np.nanmin(gap))
     floor = _RACE_LOSS_FLOOR.get(surface) or _race_loss_floor(min(lowest, default=1e-16))
-    _set_limits(ax_loss, (0, _race_step_top(steps)), (floor, state["top"]))
+    plots.set_limits(ax_loss, (0, _race_step_top(steps)), (floor, state["top"]))
     _set_title(ax_loss, f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (adaptive)")
     _show(state["note"], not runs)
     _race_legend(fig, state, [state["artists"][n][2] for n in RACE_OPTIMIZERS if n in runs])
-
-
-def _set_limits(ax, xlim=None, ylim=None) -> None:
-    """Set an axes' limits where they differ (setting equal ones marks its axis as changed,
-    and the redraw would not blit)."""
-    if xlim is not None and tuple(ax.get_xlim()) != tuple(map(float, xlim)):
-        ax.set_xlim(xlim)
-    if ylim is not None and tuple(ax.get_ylim()) != tuple(map(float, ylim)):
-        ax.set_ylim(ylim)
 
 
 def _set_title(ax, text, **kwargs) -> None:
@@ -624,8 +615,8 @@ def _ema_update(fig, beta1=0.9, beta2=0.999, steps=50, bias_correction=True):
     _set_title(ax_m, f"first moment (β1 = {beta1:g})")
     _set_title(ax_d, f"Adam's step (β1 = {beta1:g}, β2 = {beta2:g})")
     xlim, ylim_m, ylim_d = _ema_limits(tr, steps)
-    _set_limits(ax_m, xlim, ylim_m)
-    _set_limits(ax_d, xlim, ylim_d)
+    plots.set_limits(ax_m, xlim, ylim_m)
+    plots.set_limits(ax_d, xlim, ylim_d)
     for ax, loc in ((ax_m, "lower right"), (ax_d, "upper right")):
         handles = [h for h in ax.lines if h.get_visible() and h.get_label()[0] != "_"]
         legend = ax.get_legend()
@@ -792,19 +783,13 @@ def drunkard_figure(problem: LeastSquares2D, walks: dict, noise: dict):
 _SCHEDULE_EPOCH_TOPS = (5, 10, 15, 25, 40, 60, 80, 100)
 
 
-def _nice_ceiling(x) -> float:
-    """The smallest 1, 2 or 5 × 10^k that is ≥ x (x > 0)."""
-    decade = 10.0 ** np.floor(np.log10(x))
-    return next(m * decade for m in (1, 2, 5, 10) if x <= m * decade * (1 + 1e-9))
-
-
 def _schedule_limits(epochs, lr, log_scale, lowest) -> tuple:
     """(x limits, y limits) of `schedule_figure`: x from 0 to the first of
     `_SCHEDULE_EPOCH_TOPS` ≥ epochs; y up to the first 1-2-5 value ≥ lr (every schedule peaks
     at lr) with a 5 % margin, from 0 (linear) or from the decade below the lowest lr shown (log
     scale). They change only when epochs, lr or the lowest lr cross those steps."""
     right = next((t for t in _SCHEDULE_EPOCH_TOPS if epochs <= t), epochs)
-    top = _nice_ceiling(lr)
+    top = plots.nice_ceil(lr)
     if log_scale:
         bottom = 10.0 ** np.floor(np.log10(lowest) - 0.05)
         return (0, right), (bottom, top * 10 ** (0.05 * np.log10(top / bottom)))
@@ -837,7 +822,7 @@ def _schedule_update(fig, schedules=SCHEDULES, epochs=20, steps_per_epoch=50, lr
         ax.set_yscale("log" if log_scale else "linear")
     _set_title(ax, f"{epochs} epochs × {steps_per_epoch} steps", fontsize=10)
     xlim, ylim = _schedule_limits(epochs, lr, log_scale, min(lowest, default=lr / 1000))
-    _set_limits(ax, xlim, ylim)
+    plots.set_limits(ax, xlim, ylim)
     shown = [line for line in ax.lines if line.get_visible()]
     legend = ax.get_legend()
     if shown and (legend is None or getattr(legend, "_shown", None) != shown):

@@ -644,7 +644,7 @@ def augment_grid_figure(transform="crop", strength=0.5, seed=0):
     for r in range(4):
         for c in range(6):
             ax = axes[r, c]
-            plots.pixel_imshow(ax, rows[r], cmap="gray_r", norm=Normalize(0, 1))
+            ax.imshow(rows[r], cmap="gray_r", norm=Normalize(0, 1))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
